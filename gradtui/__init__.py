@@ -1,0 +1,3 @@
+"""gradtui: a terminal laboratory for vanishing and exploding gradients."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,668 @@
+"""Every Numba kernel of gradtui, in one module.
+
+One module on purpose: numba's on-disk cache hashes only the caller's own source file, so a kernel
+calling an njit function from another file can keep a stale copy of it.
+
+Design
+------
+* All parameters live in one flat array ``theta`` (and ``grad``, ``m1``, ``m2`` alongside it).
+  Layer ``l`` owns ``theta[geo[l, G_POFF]:geo[l, G_PEND]]``: ``W (fan_in, fan_out)`` row-major, then
+  ``b (fan_out)``, then for hidden layers ``gamma, beta (fan_out)`` of batch norm (always allocated,
+  so toggling batch norm never reallocates).
+* Per-unit activations live in ``work (N_WORK, batch * U)``, ``U`` = all units of all layers; layer
+  ``l``'s block of row ``r`` is ``work[r, nb*u : nb*(u+fan_out)]`` viewed as ``(nb, fan_out)``.
+* Activation, optimiser, clipping, residual and batch norm are selected by integers in ``icfg``;
+  hyper-parameters sit in ``fcfg``. Changing any of them never triggers a recompile.
+* ``train_chunk`` runs K steps in one call (no GIL held) and writes every step's statistics into
+  preallocated ring buffers.  Statistics are accumulated in float64 even for a float32 network.
+
+Forward, hidden layer l (input h, output a; ``@`` is ``np.dot``)::
+
+    z  = h @ W + b                                   # (nb, fo)     work[W_Z]
+    xh = (z - mean_batch) / sqrt(var_batch + eps)    # batch norm   work[W_XH]
+    y  = gamma * xh + beta  (or y = z without BN)
+    a  = f(y) (+ h if residual and fan_in == fan_out) # work[W_A], f'(y) in work[W_D]
+
+Output layer: ``z = h @ W + b``; softmax + cross-entropy (mean over batch) or MSE (mean over
+batch and outputs). Penalties: ``l1 * sum|W| + l2/2 * sum W^2`` over weight matrices.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+
+
+def _ensure_numba_cache_dir() -> None:
+    """Give numba a writable cache dir before it is imported (read-only site-packages *and* HOME
+    otherwise make ``cache=True`` fail at import time)."""
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    pyc = os.path.join(here, "__pycache__")
+    if os.access(pyc if os.path.isdir(pyc) else here, os.W_OK):
+        return
+    candidates = [
+        os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gradtui", "numba"),
+        os.path.join(tempfile.gettempdir(), f"gradtui-numba-{os.getuid() if hasattr(os, 'getuid') else 0}"),
+    ]
+    for path in candidates:
+        try:
+            os.makedirs(path, exist_ok=True)
+        except OSError:
+            continue
+        if os.access(path, os.W_OK):
+            os.environ["NUMBA_CACHE_DIR"] = path
+            return
+
+
+_ensure_numba_cache_dir()
+
+import numpy as np  # noqa: E402
+from numba import njit  # noqa: E402
+
+# ---------------------------------------------------------------- plain-data selectors and columns
+# icfg (int64)
+I_ACT, I_OPT, I_CLIP, I_RESID, I_BN, I_TASK, I_EVAL_EVERY = range(7)
+N_ICFG = 7
+TASK_CLASSIFY, TASK_REGRESS = 0, 1
+# fcfg (float64)
+F_MOMENTUM, F_BETA1, F_BETA2, F_RHO, F_EPS, F_WD, F_L1, F_L2, F_CLIP, F_BN_EPS, F_BN_MOM = range(11)
+N_FCFG = 11
+# geo (int64, one row per layer)
+G_FIN, G_FOUT, G_POFF, G_UOFF, G_PEND = range(5)
+N_GEO = 5
+# work rows
+W_Z, W_XH, W_A, W_D, W_GA, W_GZ = range(6)
+N_WORK = 6
+# per-layer statistics columns (documented in gradtui.stats)
+(L_GRAD_NORM, L_GRAD_MEAN_ABS, L_DELTA_NORM, L_WEIGHT_NORM, L_UPDATE_RATIO,
+ L_ACT_MEAN, L_ACT_STD, L_SATURATED, L_DEAD) = range(9)
+N_LSTATS = 9
+# global statistics columns
+S_LOSS, S_TRAIN_ACC, S_TEST_ACC, S_TEST_LOSS, S_LR, S_GRAD_NORM, S_CLIPPED, S_STATUS = range(8)
+N_GSTATS = 8
+STATUS_OK, STATUS_DIVERGED = 0, 1
+
+_SELU_L = 1.0507009873554805
+_SELU_A = 1.6732632423543772
+_GELU_C = 0.7978845608028654  # sqrt(2/pi)
+_MAX_SLOPE = (0.25, 1.0)  # sigmoid, tanh: the saturating activations
+
+_OPTS = dict(cache=True, nogil=True, error_model="numpy")
+
+
+# ------------------------------------------------------------------------------- activations
+@njit(**_OPTS)
+def activate(y, a, d, act):
+    """a = f(y), d = f'(y), elementwise over 1-D arrays (``a`` may alias ``y``)."""
+    n = y.shape[0]
+    if act == 0:  # sigmoid, stable for both signs
+        for i in range(n):
+            z = y[i]
+            if z >= 0:
+                s = 1.0 / (1.0 + math.exp(-z))
+            else:
+                e = math.exp(z)
+                s = e / (1.0 + e)
+            a[i] = s
+            d[i] = s * (1.0 - s)
+    elif act == 1:  # tanh
+        for i in range(n):
+            t = math.tanh(y[i])
+            a[i] = t
+            d[i] = 1.0 - t * t
+    elif act == 2:  # relu
+        for i in range(n):
+            z = y[i]
+            if z > 0:
+                a[i] = z
+                d[i] = 1.0
+            else:
+                a[i] = 0.0
+                d[i] = 0.0
+    elif act == 3:  # leaky relu
+        for i in range(n):
+            z = y[i]
+            if z > 0:
+                a[i] = z
+                d[i] = 1.0
+            else:
+                a[i] = 0.01 * z
+                d[i] = 0.01
+    elif act == 4:  # elu (alpha 1)
+        for i in range(n):
+            z = y[i]
+            if z > 0:
+                a[i] = z
+                d[i] = 1.0
+            else:
+                e = math.exp(z)
+                a[i] = e - 1.0
+                d[i] = e
+    elif act == 5:  # selu
+        for i in range(n):
+            z = y[i]
+            if z > 0:
+                a[i] = _SELU_L * z
+                d[i] = _SELU_L
+            else:
+                e = math.exp(z)
+                a[i] = _SELU_L * _SELU_A * (e - 1.0)
+                d[i] = _SELU_L * _SELU_A * e
+    elif act == 6:  # gelu, tanh approximation
+        for i in range(n):
+            z = y[i]
+            t = math.tanh(_GELU_C * (z + 0.044715 * z * z * z))
+            a[i] = 0.5 * z * (1.0 + t)
+            d[i] = 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * z * z)
+    else:  # linear
+        for i in range(n):
+            a[i] = y[i]
+            d[i] = 1.0
+
+
+# ----------------------------------------------------------------------------- layer helpers
+@njit(**_OPTS)
+def _block(row, nb, u, fo):
+    """Layer block of a work row as a flat (nb * fo,) view."""
+    return row[nb * u: nb * (u + fo)]
+
+
+@njit(**_OPTS)
+def _mean_std(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += x[i]
+    m = s / x.shape[0]
+    v = 0.0
+    for i in range(x.shape[0]):
+        c = x[i] - m
+        v += c * c
+    return m, math.sqrt(v / x.shape[0])
+
+
+@njit(**_OPTS)
+def _norm_sq(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += float(x[i]) * float(x[i])
+    return s
+
+
+@njit(**_OPTS)
+def _bn_train(z, xh, y, gamma, beta, mean, invstd, run_mean, run_var, eps, mom, update_running):
+    """Batch norm in training mode on (nb, fo) blocks; keeps batch mean and 1/std per unit."""
+    nb, fo = z.shape
+    for j in range(fo):
+        mean[j] = 0.0
+        invstd[j] = 0.0
+    for i in range(nb):
+        for j in range(fo):
+            mean[j] += z[i, j]
+    for j in range(fo):
+        mean[j] /= nb
+    for i in range(nb):
+        for j in range(fo):
+            c = z[i, j] - mean[j]
+            invstd[j] += c * c
+    for j in range(fo):
+        var = invstd[j] / nb
+        invstd[j] = 1.0 / math.sqrt(var + eps)
+        if update_running:
+            run_mean[j] = (1.0 - mom) * run_mean[j] + mom * mean[j]
+            unbiased = var * nb / (nb - 1) if nb > 1 else var
+            run_var[j] = (1.0 - mom) * run_var[j] + mom * unbiased
+    for i in range(nb):
+        for j in range(fo):
+            x = (z[i, j] - mean[j]) * invstd[j]
+            xh[i, j] = x
+            y[i, j] = gamma[j] * x + beta[j]
+
+
+@njit(**_OPTS)
+def _layer_params(theta, geo, l):
+    fi = geo[l, G_FIN]
+    fo = geo[l, G_FOUT]
+    p = geo[l, G_POFF]
+    w = theta[p: p + fi * fo].reshape(fi, fo)
+    q = p + fi * fo
+    return w, theta[q: q + fo], theta[q + fo: q + 2 * fo], theta[q + 2 * fo: q + 3 * fo]
+
+
+# ---------------------------------------------------------------------------------- forward
+@njit(**_OPTS)
+def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running, lstats):
+    """Training-mode forward of a batch ``xb (nb, d_in)``; fills ``work`` and the activation
+    statistics of ``lstats (n_layers, N_LSTATS)``. Returns the logits as an (nb, d_out) view."""
+    nb = xb.shape[0]
+    n_layers = geo.shape[0]
+    act = icfg[I_ACT]
+    use_bn = icfg[I_BN] != 0
+    resid = icfg[I_RESID] != 0
+    h = xb
+    for l in range(n_layers):
+        fi = geo[l, G_FIN]
+        fo = geo[l, G_FOUT]
+        u = geo[l, G_UOFF]
+        w, b, gamma, beta = _layer_params(theta, geo, l)
+        zf = _block(work[W_Z], nb, u, fo)
+        z = zf.reshape(nb, fo)
+        np.dot(h, w, z)
+        for i in range(nb):
+            for j in range(fo):
+                z[i, j] += b[j]
+        af = _block(work[W_A], nb, u, fo)
+        a = af.reshape(nb, fo)
+        if l == n_layers - 1:
+            af[:] = zf
+            m, s = _mean_std(zf)
+            lstats[l, L_ACT_MEAN] = m
+            lstats[l, L_ACT_STD] = s
+            lstats[l, L_SATURATED] = 0.0
+            lstats[l, L_DEAD] = 0.0
+            return a
+        if use_bn:
+            xh = _block(work[W_XH], nb, u, fo).reshape(nb, fo)
+            _bn_train(z, xh, a, gamma, beta, bnbuf[0, u: u + fo], bnbuf[1, u: u + fo],
+                      bnrun[0, u: u + fo], bnrun[1, u: u + fo], fcfg[F_BN_EPS], fcfg[F_BN_MOM],
+                      update_running)
+        else:
+            af[:] = zf
+        df = _block(work[W_D], nb, u, fo)
+        activate(af, af, df, act)
+        # saturated: |f'| < 1% of its max (sigmoid/tanh); dead: f' == 0 for the whole batch
+        sat = 0
+        if act <= 1:
+            thr = 0.01 * _MAX_SLOPE[0] if act == 0 else 0.01 * _MAX_SLOPE[1]
+            for k in range(df.shape[0]):
+                if abs(df[k]) < thr:
+                    sat += 1
+        d = df.reshape(nb, fo)
+        dead = 0
+        for j in range(fo):
+            alive = False
+            for i in range(nb):
+                if d[i, j] != 0.0:
+                    alive = True
+                    break
+            if not alive:
+                dead += 1
+        if resid and fi == fo and l > 0:
+            for i in range(nb):
+                for j in range(fo):
+                    a[i, j] += h[i, j]
+        m, s = _mean_std(af)
+        lstats[l, L_ACT_MEAN] = m
+        lstats[l, L_ACT_STD] = s
+        lstats[l, L_SATURATED] = sat / df.shape[0]
+        lstats[l, L_DEAD] = dead / fo
+        h = a
+    return h  # not reached: the output layer returns above
+
+
+@njit(**_OPTS)
+def loss_and_dlogits(z, t, task, dz):
+    """Data loss of logits ``z (nb, C)`` against targets ``t``; writes dL/dz into ``dz``.
+    Returns (loss, number of correct predictions); classification: softmax + cross-entropy."""
+    nb, c = z.shape
+    loss = 0.0
+    correct = 0
+    if task == TASK_CLASSIFY:
+        for i in range(nb):
+            mx = z[i, 0]
+            am = 0
+            for k in range(1, c):
+                if z[i, k] > mx:
+                    mx = z[i, k]
+                    am = k
+            s = 0.0
+            for k in range(c):
+                s += math.exp(z[i, k] - mx)
+            lse = math.log(s)
+            tm = 0
+            for k in range(c):
+                logp = z[i, k] - mx - lse
+                loss -= t[i, k] * logp
+                dz[i, k] = (math.exp(logp) - t[i, k]) / nb
+                if t[i, k] > t[i, tm]:
+                    tm = k
+            if am == tm:
+                correct += 1
+        return loss / nb, correct
+    for i in range(nb):
+        for k in range(c):
+            e = z[i, k] - t[i, k]
+            loss += e * e
+            dz[i, k] = 2.0 * e / (nb * c)
+    return loss / (nb * c), 0
+
+
+# --------------------------------------------------------------------------------- backward
+@njit(**_OPTS)
+def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
+    """Back-propagate from ``work[W_GZ]`` of the output layer (set by ``loss_and_dlogits``).
+    Fills ``grad`` (data gradient + penalty gradient) and the gradient statistics; returns the
+    penalty value. ``L_GRAD_NORM`` is the data-loss gradient, penalties excluded."""
+    nb = xb.shape[0]
+    n_layers = geo.shape[0]
+    use_bn = icfg[I_BN] != 0
+    resid = icfg[I_RESID] != 0
+    l1 = fcfg[F_L1]
+    l2 = fcfg[F_L2]
+    penalty = 0.0
+    for l in range(n_layers - 1, -1, -1):
+        fi = geo[l, G_FIN]
+        fo = geo[l, G_FOUT]
+        u = geo[l, G_UOFF]
+        p = geo[l, G_POFF]
+        w, b, gamma, beta = _layer_params(theta, geo, l)
+        gw, gb, ggamma, gbeta = _layer_params(grad, geo, l)
+        gzf = _block(work[W_GZ], nb, u, fo)
+        gz = gzf.reshape(nb, fo)
+        if l < n_layers - 1:
+            gaf = _block(work[W_GA], nb, u, fo)
+            df = _block(work[W_D], nb, u, fo)
+            for k in range(gzf.shape[0]):
+                gzf[k] = gaf[k] * df[k]
+            if use_bn:
+                xh = _block(work[W_XH], nb, u, fo).reshape(nb, fo)
+                invstd = bnbuf[1, u: u + fo]
+                for j in range(fo):
+                    ggamma[j] = 0.0
+                    gbeta[j] = 0.0
+                for i in range(nb):
+                    for j in range(fo):
+                        ggamma[j] += gz[i, j] * xh[i, j]
+                        gbeta[j] += gz[i, j]
+                for i in range(nb):
+                    for j in range(fo):
+                        gz[i, j] = invstd[j] * gamma[j] * (gz[i, j] - (gbeta[j] + xh[i, j] * ggamma[j]) / nb)
+            else:
+                for j in range(fo):
+                    ggamma[j] = 0.0
+                    gbeta[j] = 0.0
+        lstats[l, L_DELTA_NORM] = math.sqrt(_norm_sq(gzf))
+        hin = xb if l == 0 else _block(work[W_A], nb, geo[l - 1, G_UOFF], fi).reshape(nb, fi)
+        np.dot(hin.T, gz, gw)
+        for j in range(fo):
+            gb[j] = 0.0
+        for i in range(nb):
+            for j in range(fo):
+                gb[j] += gz[i, j]
+        gwf = grad[p: p + fi * fo]
+        wf = theta[p: p + fi * fo]
+        sq = 0.0
+        sa = 0.0
+        for k in range(gwf.shape[0]):
+            g = float(gwf[k])
+            sq += g * g
+            sa += abs(g)
+        lstats[l, L_GRAD_NORM] = math.sqrt(sq)
+        lstats[l, L_GRAD_MEAN_ABS] = sa / gwf.shape[0]
+        if l1 != 0.0 or l2 != 0.0:
+            for k in range(gwf.shape[0]):
+                x = wf[k]
+                penalty += l1 * abs(x) + 0.5 * l2 * x * x
+                gwf[k] += l2 * x + (l1 if x > 0 else (-l1 if x < 0 else 0.0))
+        if l > 0:
+            gap = _block(work[W_GA], nb, geo[l - 1, G_UOFF], fi).reshape(nb, fi)
+            np.dot(gz, w.T, gap)
+            if resid and fi == fo and l < n_layers - 1:
+                ga = _block(work[W_GA], nb, u, fo).reshape(nb, fo)
+                for i in range(nb):
+                    for j in range(fo):
+                        gap[i, j] += ga[i, j]
+    return penalty
+
+
+@njit(**_OPTS)
+def loss_grad(xb, tb, theta, grad, geo, icfg, fcfg, work, bnbuf, bnrun, lstats):
+    """Objective (data loss + penalty) and its gradient for one batch, without touching running
+    statistics: the entry point of the finite-difference checks. Returns (loss, correct)."""
+    nb = xb.shape[0]
+    n_layers = geo.shape[0]
+    z = forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, False, lstats)
+    lo = n_layers - 1
+    dz = _block(work[W_GZ], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
+    loss, correct = loss_and_dlogits(z, tb, icfg[I_TASK], dz)
+    penalty = backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats)
+    return loss + penalty, correct
+
+
+# ------------------------------------------------------------------ clipping and the update
+@njit(**_OPTS)
+def clip_grads(grad, geo, mode, c):
+    """Clip in place. Returns (global L2 norm before clipping, whether anything changed)."""
+    gn = math.sqrt(_norm_sq(grad))
+    clipped = False
+    if mode == 1:  # by value
+        for k in range(grad.shape[0]):
+            if grad[k] > c:
+                grad[k] = c
+                clipped = True
+            elif grad[k] < -c:
+                grad[k] = -c
+                clipped = True
+    elif mode == 2:  # per-layer norm
+        for l in range(geo.shape[0]):
+            seg = grad[geo[l, G_POFF]: geo[l, G_PEND]]
+            n = math.sqrt(_norm_sq(seg))
+            if n > c:
+                f = c / n
+                for k in range(seg.shape[0]):
+                    seg[k] *= f
+                clipped = True
+    elif mode == 3:  # global norm
+        if gn > c:
+            f = c / gn
+            for k in range(grad.shape[0]):
+                grad[k] *= f
+            clipped = True
+    return gn, clipped
+
+
+@njit(**_OPTS)
+def apply_update(theta, grad, m1, m2, geo, opt, lr, t, fcfg, lstats):
+    """One optimiser step (``t`` counts from 1); writes weight norm and ‖ΔW‖/‖W‖ per layer."""
+    mu = fcfg[F_MOMENTUM]
+    b1 = fcfg[F_BETA1]
+    b2 = fcfg[F_BETA2]
+    rho = fcfg[F_RHO]
+    eps = fcfg[F_EPS]
+    wd = fcfg[F_WD]
+    bc1 = 1.0 - b1 ** t
+    bc2 = 1.0 - b2 ** t
+    for l in range(geo.shape[0]):
+        p = geo[l, G_POFF]
+        wend = p + geo[l, G_FIN] * geo[l, G_FOUT]
+        dsq = 0.0
+        wsq = 0.0
+        for k in range(p, geo[l, G_PEND]):
+            g = grad[k]
+            if opt == 0:
+                delta = -lr * g
+            elif opt == 1:
+                m1[k] = mu * m1[k] + g
+                delta = -lr * m1[k]
+            elif opt == 2:
+                m1[k] = mu * m1[k] + g
+                delta = -lr * (g + mu * m1[k])
+            elif opt == 3:
+                m2[k] += g * g
+                delta = -lr * g / (math.sqrt(m2[k]) + eps)
+            elif opt == 4:
+                m2[k] = rho * m2[k] + (1.0 - rho) * g * g
+                delta = -lr * g / (math.sqrt(m2[k]) + eps)
+            else:
+                m1[k] = b1 * m1[k] + (1.0 - b1) * g
+                m2[k] = b2 * m2[k] + (1.0 - b2) * g * g
+                delta = -lr * (m1[k] / bc1) / (math.sqrt(m2[k] / bc2) + eps)
+                if opt == 6 and k < wend:
+                    delta -= lr * wd * theta[k]
+            if k < wend:
+                w = float(theta[k])
+                wsq += w * w
+                dsq += float(delta) * float(delta)
+            theta[k] += delta
+        lstats[l, L_WEIGHT_NORM] = math.sqrt(wsq)
+        lstats[l, L_UPDATE_RATIO] = math.sqrt(dsq) / math.sqrt(wsq) if wsq > 0 else 0.0
+
+
+# ------------------------------------------------------------------------ evaluation mode
+@njit(**_OPTS)
+def _activate_only(y, act):
+    """f(y) in place (evaluation mode needs no derivative)."""
+    n = y.shape[0]
+    for i in range(n):
+        z = y[i]
+        if act == 0:
+            y[i] = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+        elif act == 1:
+            y[i] = math.tanh(z)
+        elif act == 2:
+            y[i] = z if z > 0 else 0.0
+        elif act == 3:
+            y[i] = z if z > 0 else 0.01 * z
+        elif act == 4:
+            y[i] = z if z > 0 else math.exp(z) - 1.0
+        elif act == 5:
+            y[i] = _SELU_L * z if z > 0 else _SELU_L * _SELU_A * (math.exp(z) - 1.0)
+        elif act == 6:
+            y[i] = 0.5 * z * (1.0 + math.tanh(_GELU_C * (z + 0.044715 * z * z * z)))
+
+
+@njit(**_OPTS)
+def predict(xq, theta, geo, icfg, fcfg, bnrun, ebuf, out):
+    """Evaluation-mode forward (running batch-norm statistics) of ``xq (n, d_in)`` in batches;
+    writes the logits / outputs into ``out (n, d_out)``. ``ebuf (3, E * max_width)``."""
+    n = xq.shape[0]
+    n_layers = geo.shape[0]
+    act = icfg[I_ACT]
+    use_bn = icfg[I_BN] != 0
+    resid = icfg[I_RESID] != 0
+    eps = fcfg[F_BN_EPS]
+    maxw = 1
+    for l in range(n_layers):
+        maxw = max(maxw, geo[l, G_FOUT], geo[l, G_FIN])
+    e_rows = ebuf.shape[1] // maxw
+    for s in range(0, n, e_rows):
+        nb = min(e_rows, n - s)
+        h = ebuf[2, : nb * xq.shape[1]].reshape(nb, xq.shape[1])
+        h[:, :] = xq[s: s + nb]
+        for l in range(n_layers):
+            fi = geo[l, G_FIN]
+            fo = geo[l, G_FOUT]
+            u = geo[l, G_UOFF]
+            w, b, gamma, beta = _layer_params(theta, geo, l)
+            zf = ebuf[l % 2, : nb * fo]
+            z = zf.reshape(nb, fo)
+            np.dot(h, w, z)
+            for i in range(nb):
+                for j in range(fo):
+                    z[i, j] += b[j]
+            if l == n_layers - 1:
+                out[s: s + nb] = z
+                break
+            if use_bn:
+                for i in range(nb):
+                    for j in range(fo):
+                        xn = (z[i, j] - bnrun[0, u + j]) / math.sqrt(bnrun[1, u + j] + eps)
+                        z[i, j] = gamma[j] * xn + beta[j]
+            _activate_only(zf, act)
+            if resid and fi == fo and l > 0:
+                for i in range(nb):
+                    for j in range(fo):
+                        z[i, j] += h[i, j]
+            h = z
+
+
+@njit(**_OPTS)
+def evaluate(xe, te, theta, geo, icfg, fcfg, bnrun, ebuf, out):
+    """Loss and accuracy on a held-out set in evaluation mode (``out`` is scratch (n, d_out))."""
+    predict(xe, theta, geo, icfg, fcfg, bnrun, ebuf, out)
+    n, c = out.shape
+    loss = 0.0
+    correct = 0
+    if icfg[I_TASK] == TASK_CLASSIFY:
+        for i in range(n):
+            mx = out[i, 0]
+            am = 0
+            tm = 0
+            for k in range(1, c):
+                if out[i, k] > mx:
+                    mx = out[i, k]
+                    am = k
+                if te[i, k] > te[i, tm]:
+                    tm = k
+            s = 0.0
+            for k in range(c):
+                s += math.exp(out[i, k] - mx)
+            loss += math.log(s) - (out[i, tm] - mx)
+            if am == tm:
+                correct += 1
+        return loss / n, correct / n
+    for i in range(n):
+        for k in range(c):
+            e = out[i, k] - te[i, k]
+            loss += e * e
+    return loss / (n * c), np.nan
+
+
+# ---------------------------------------------------------------------------- the K-step loop
+@njit(**_OPTS)
+def train_chunk(x, t, idx, xte, tte, lrs, theta, grad, m1, m2, geo, icfg, fcfg, work, xb, tb,
+                bnbuf, bnrun, ebuf, eout, step0, opt_t0, ring_step, ring_g, ring_l, ring_pos):
+    """Run ``K = idx.shape[0]`` SGD steps; batch k is ``x[idx[k]]``, its rate ``lrs[k]``.
+
+    Every step writes one ring row ``(ring_pos + k) % cap``: its step number, the global and the
+    per-layer statistics. A non-finite loss or gradient writes a ``STATUS_DIVERGED`` row, skips
+    that update and stops. Returns (rows written, diverged)."""
+    n_steps, nb = idx.shape
+    cap = ring_g.shape[0]
+    n_layers = geo.shape[0]
+    lo = n_layers - 1
+    eval_every = icfg[I_EVAL_EVERY]
+    for k in range(n_steps):
+        row = (ring_pos + k) % cap
+        ls = ring_l[row]
+        gs = ring_g[row]
+        for i in range(nb):
+            r = idx[k, i]
+            xb[i, :] = x[r]
+            tb[i, :] = t[r]
+        z = forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, True, ls)
+        dz = _block(work[W_GZ], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
+        loss, correct = loss_and_dlogits(z, tb, icfg[I_TASK], dz)
+        loss += backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, ls)
+        gn, clipped = clip_grads(grad, geo, icfg[I_CLIP], fcfg[F_CLIP])
+        ring_step[row] = step0 + k
+        gs[S_LOSS] = loss
+        gs[S_TRAIN_ACC] = correct / nb if icfg[I_TASK] == TASK_CLASSIFY else np.nan
+        gs[S_TEST_ACC] = np.nan
+        gs[S_TEST_LOSS] = np.nan
+        gs[S_LR] = lrs[k]
+        gs[S_GRAD_NORM] = gn
+        gs[S_CLIPPED] = 1.0 if clipped else 0.0
+        if not (math.isfinite(loss) and math.isfinite(gn)):
+            gs[S_STATUS] = STATUS_DIVERGED
+            for l in range(n_layers):
+                ls[l, L_WEIGHT_NORM] = math.sqrt(_norm_sq(theta[geo[l, G_POFF]: geo[l, G_POFF] + geo[l, G_FIN] * geo[l, G_FOUT]]))
+                ls[l, L_UPDATE_RATIO] = np.nan
+            return k + 1, True
+        gs[S_STATUS] = STATUS_OK
+        apply_update(theta, grad, m1, m2, geo, icfg[I_OPT], lrs[k], opt_t0 + k + 1, fcfg, ls)
+        if (step0 + k + 1) % eval_every == 0:
+            tl, ta = evaluate(xte, tte, theta, geo, icfg, fcfg, bnrun, ebuf, eout)
+            gs[S_TEST_LOSS] = tl
+            gs[S_TEST_ACC] = ta
+    return n_steps, False
+
+
+def set_blas_threads(n: int) -> None:
+    """Limit BLAS threads, including SciPy's OpenBLAS that numba's ``np.dot`` loads lazily."""
+    import scipy.linalg  # noqa: F401  (loads the BLAS numba will call, so the limit reaches it)
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=n, user_api="blas")
