@@ -1,0 +1,165 @@
+"""The statistics schema, the ring buffer the trainer writes, and the immutable snapshot views read.
+
+Every view, export and test reads the statistics through :data:`LAYER_STATS` and
+:data:`GLOBAL_STATS`: one table, documented once (the README's export schema is generated from the
+same descriptions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gradtui import kernels as K
+from gradtui.config import Config
+
+
+@dataclass(frozen=True)
+class Stat:
+    name: str
+    col: int
+    help: str
+
+
+LAYER_STATS: tuple[Stat, ...] = (
+    Stat("grad_norm", K.L_GRAD_NORM, "L2 norm of dLoss/dW (data loss, penalties excluded, before clipping)"),
+    Stat("grad_mean_abs", K.L_GRAD_MEAN_ABS, "mean |dLoss/dW| over the weight matrix"),
+    Stat("delta_norm", K.L_DELTA_NORM, "L2 norm of the back-propagated signal dLoss/dz at this layer (whole batch)"),
+    Stat("weight_norm", K.L_WEIGHT_NORM, "L2 (Frobenius) norm of W before the update"),
+    Stat("update_ratio", K.L_UPDATE_RATIO, "|dW| / |W| of this step's update (healthy: about 1e-3)"),
+    Stat("act_mean", K.L_ACT_MEAN, "mean of the layer's output over batch and units"),
+    Stat("act_std", K.L_ACT_STD, "std of the layer's output over batch and units"),
+    Stat("saturated", K.L_SATURATED, "fraction of (sample, unit) with |f'| < 1% of max f' (sigmoid, tanh; else 0)"),
+    Stat("dead", K.L_DEAD, "fraction of units with f' = 0 on the whole batch (dead ReLUs)"),
+)
+
+GLOBAL_STATS: tuple[Stat, ...] = (
+    Stat("loss", K.S_LOSS, "training objective on the batch: data loss + L1/L2 penalty"),
+    Stat("train_acc", K.S_TRAIN_ACC, "accuracy on the batch (classification; null for regression)"),
+    Stat("test_acc", K.S_TEST_ACC, "accuracy on the test set, every eval_every steps (else null)"),
+    Stat("test_loss", K.S_TEST_LOSS, "data loss on the test set, every eval_every steps (else null)"),
+    Stat("lr", K.S_LR, "learning rate used at this step"),
+    Stat("grad_norm", K.S_GRAD_NORM, "global L2 norm of the whole gradient, before clipping"),
+    Stat("clipped", K.S_CLIPPED, "1 when clipping changed the gradient at this step"),
+    Stat("status", K.S_STATUS, "0 ok, 1 diverged (non-finite loss or gradient; update skipped)"),
+)
+
+LAYER_COL = {s.name: s.col for s in LAYER_STATS}
+GLOBAL_COL = {s.name: s.col for s in GLOBAL_STATS}
+STATUS_NAMES = {K.STATUS_OK: "ok", K.STATUS_DIVERGED: "diverged"}
+
+assert sorted(LAYER_COL.values()) == list(range(K.N_LSTATS))
+assert sorted(GLOBAL_COL.values()) == list(range(K.N_GSTATS))
+
+
+class StatsRing:
+    """Preallocated ring of per-step statistics; the kernels write into it directly.
+
+    ``pos`` is the next row to write, ``count`` the number of rows ever written.
+    """
+
+    def __init__(self, n_layers: int, capacity: int = 8192):
+        self.capacity = int(capacity)
+        self.step = np.zeros(self.capacity, np.int64)
+        self.glob = np.full((self.capacity, K.N_GSTATS), np.nan)
+        self.layers = np.full((self.capacity, n_layers, K.N_LSTATS), np.nan)
+        self.pos = 0
+        self.count = 0
+
+    def advance(self, n: int) -> None:
+        self.pos = (self.pos + n) % self.capacity
+        self.count += n
+
+    def clear(self) -> None:
+        self.pos = 0
+        self.count = 0
+
+    def _rows(self, n: int) -> np.ndarray:
+        n = min(n, self.count, self.capacity)
+        return (self.pos - n + np.arange(n)) % self.capacity
+
+    def last(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Copies of the newest ``n`` rows, oldest first: (steps, glob, layers)."""
+        r = self._rows(n)
+        return self.step[r], self.glob[r], self.layers[r]
+
+    def since(self, count0: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Rows written after the ring had ``count0`` rows (must still be in the ring)."""
+        n = self.count - count0
+        if n > self.capacity:
+            raise OverflowError(f"{n} rows requested from a ring of {self.capacity}")
+        return self.last(n)
+
+
+@dataclass(frozen=True)
+class Event:
+    step: int  # the first step that ran with the change
+    text: str
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Model output over a grid of the (standardised) input plane, for the decision-boundary view."""
+
+    extent: tuple[float, float, float, float]  # x0, x1, y0, y1
+    values: np.ndarray  # (rows, cols): predicted class (classify) or output (regress); row 0 = top
+    points: np.ndarray  # (n, 2) a subsample of the training inputs
+    labels: np.ndarray  # (n,) their classes or targets
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a view may read, immutable: the worker builds one, the UI only reads it."""
+
+    config: Config
+    layer_names: tuple[str, ...]
+    step: int  # steps completed
+    status: str  # compiling | running | paused | diverged | error
+    steps: np.ndarray  # (n,) step numbers of the window, oldest first
+    glob: np.ndarray  # (n, N_GSTATS) see GLOBAL_STATS
+    layers: np.ndarray  # (n, n_layers, N_LSTATS) see LAYER_STATS
+    events: tuple[Event, ...] = ()
+    steps_per_sec: float = 0.0
+    message: str = ""
+    task: str = "classify"
+    boundary: Boundary | None = None
+    compile_s: float | None = None
+
+    @staticmethod
+    def build(config, layer_names, step, status, steps, glob, layers, **kw) -> "Snapshot":
+        return Snapshot(config, tuple(layer_names), int(step), status, _frozen(steps), _frozen(glob),
+                        _frozen(layers), **kw)
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.layer_names)
+
+    def layer_series(self, name: str) -> np.ndarray:
+        """(n, n_layers) history of one per-layer statistic."""
+        return self.layers[:, :, LAYER_COL[name]]
+
+    def global_series(self, name: str) -> np.ndarray:
+        return self.glob[:, GLOBAL_COL[name]]
+
+    def latest_layers(self, name: str) -> np.ndarray:
+        """(n_layers,) newest value of a per-layer statistic (NaN when there is no step yet)."""
+        if len(self.steps) == 0:
+            return np.full(self.n_layers, np.nan)
+        return self.layers[-1, :, LAYER_COL[name]]
+
+    def latest(self, name: str) -> float:
+        if len(self.steps) == 0:
+            return float("nan")
+        return float(self.glob[-1, GLOBAL_COL[name]])
+
+    def last_finite(self, name: str) -> float:
+        """Newest finite value of a global statistic (test accuracy is only set every k steps)."""
+        s = self.global_series(name)
+        ok = np.flatnonzero(np.isfinite(s))
+        return float(s[ok[-1]]) if len(ok) else float("nan")

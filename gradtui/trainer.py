@@ -1,0 +1,350 @@
+"""The trainer: owns one network, its optimiser state, data and statistics; knows nothing of any UI.
+
+Thread model: any thread may :meth:`Trainer.submit` a :class:`Command`; only the thread that drives
+the trainer (calls :meth:`run_chunk` / :meth:`run`) touches its arrays. Commands are applied
+between steps, at the start of the next chunk, and each one is recorded as an :class:`Event` with
+the number of the first step that runs under it. Several trainers can live in one process.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from gradtui import kernels as K
+from gradtui.config import Config
+from gradtui.data import Dataset, make_dataset
+from gradtui.mlp import MLP, pack_config
+from gradtui.optimizers import schedule_lrs
+from gradtui.stats import Boundary, Event, Snapshot, StatsRing
+
+# Which config fields need which reaction when they change mid-run.
+_REBUILD_DATA = {"dataset", "n_samples", "noise", "n_classes", "test_fraction", "seed"}
+_REBUILD_MODEL = {"depth", "width", "hidden", "dtype", "batch_size"}
+_REINIT = {"init", "init_std", "init_gain"}
+_RESET_OPT = {"optimizer"}
+
+
+@dataclass(frozen=True)
+class Command:
+    """A request to the trainer. ``kind`` is one of:
+
+    ``set`` (value: dict of config fields), ``reinit`` (value: initialiser name or None),
+    ``preset`` (value: Config), ``pause``, ``resume``, ``toggle_pause``, ``step`` (value: count),
+    ``reset``.
+    """
+
+    kind: str
+    value: Any = None
+
+
+class Trainer:
+    def __init__(self, cfg: Config, ring_capacity: int = 8192, chunk_seconds: float = 0.03):
+        self.commands: "queue.SimpleQueue[Command]" = queue.SimpleQueue()
+        self.chunk_seconds = chunk_seconds
+        self.ring_capacity = ring_capacity
+        self.events: deque[Event] = deque(maxlen=4096)
+        self.paused = False
+        self.message = ""
+        self.compile_s: float | None = None
+        self._pending_steps = 0  # single steps requested while paused
+        self._sec_per_step = None
+        self._rate = 0.0
+        self._build(cfg)
+
+    # ----------------------------------------------------------------------------- building
+    def _build(self, cfg: Config, keep_data: bool = False) -> None:
+        """(Re)create data, network, optimiser state and statistics from ``cfg``; step 0."""
+        self.cfg = cfg
+        if not keep_data:
+            self.data: Dataset = make_dataset(cfg.dataset, cfg.n_samples, cfg.noise, cfg.n_classes,
+                                              cfg.test_fraction, cfg.seed)
+        if cfg.batch_size > len(self.data.x_train):
+            raise ValueError(f"batch_size {cfg.batch_size} is larger than the {len(self.data.x_train)} training points")
+        dt = np.dtype(cfg.dtype)
+        self.x = np.ascontiguousarray(self.data.x_train, dt)
+        self.t = np.ascontiguousarray(self.data.t_train, dt)
+        self.xte = np.ascontiguousarray(self.data.x_test, dt)
+        self.tte = np.ascontiguousarray(self.data.t_test, dt)
+        self.eout = np.zeros_like(self.tte)
+        sizes = (self.x.shape[1], *cfg.hidden_sizes, self.t.shape[1])
+        self.mlp = MLP(sizes, cfg.batch_size, cfg.dtype)
+        self.init_rng = np.random.default_rng([cfg.seed, 1])
+        self.batch_rng = np.random.default_rng([cfg.seed, 2])
+        self.mlp.init_weights(cfg.init, self.init_rng, cfg.init_std, cfg.init_gain)
+        self.icfg, self.fcfg = pack_config(cfg, self.data.task)
+        self.ring = StatsRing(self.mlp.n_layers, self.ring_capacity)
+        self.step_count = 0
+        self.opt_t = 0
+        self.diverged = False
+        self._perm = np.empty(0, np.int64)
+        self._perm_pos = 0
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        return self.mlp.names
+
+    @property
+    def status(self) -> str:
+        if self.diverged:
+            return "diverged"
+        return "paused" if self.paused else "running"
+
+    # ----------------------------------------------------------------------------- commands
+    def submit(self, cmd: Command) -> None:
+        """Thread-safe: queue a command; it applies before the next step."""
+        self.commands.put(cmd)
+
+    def apply_pending(self) -> list[Event]:
+        applied = []
+        while True:
+            try:
+                cmd = self.commands.get_nowait()
+            except queue.Empty:
+                return applied
+            ev = self.apply(cmd)
+            if ev is not None:
+                applied.append(ev)
+
+    def apply(self, cmd: Command) -> Event | None:
+        """Apply one command now (from the driving thread). Returns the recorded event."""
+        kind, v = cmd.kind, cmd.value
+        if kind == "pause":
+            self.paused = True
+            return self._event("paused")
+        if kind == "resume":
+            self.paused = False
+            return self._event("resumed")
+        if kind == "toggle_pause":
+            return self.apply(Command("resume" if self.paused else "pause"))
+        if kind == "step":
+            self._pending_steps += int(v or 1)
+            return None
+        if kind == "reset":
+            self._build(self.cfg)
+            return self._event("reset: step 0, fresh data, weights and optimiser")
+        if kind == "preset":
+            self._build(v)
+            return self._event(f"preset {v.name}")
+        if kind == "reinit":
+            init = v or self.cfg.init
+            self.cfg = self.cfg.replace(init=init)
+            self._reinit()
+            return self._event(f"re-initialised weights with {init}")
+        if kind == "set":
+            return self._set(dict(v))
+        raise ValueError(f"unknown command {kind!r}")
+
+    def _set(self, changes: dict) -> Event | None:
+        changes = {k: v for k, v in changes.items() if getattr(self.cfg, k) != v}
+        if not changes:
+            return None
+        old = self.cfg
+        new = old.replace(**changes)
+        keys = set(changes)
+        text = ", ".join(f"{k}={_fmt(v)}" for k, v in changes.items())
+        if keys & (_REBUILD_DATA | _REBUILD_MODEL):
+            same_data = not (keys & _REBUILD_DATA)
+            self._build(new, keep_data=same_data)
+            return self._event(f"{text} (network rebuilt: step 0)")
+        self.cfg = new
+        self.icfg, self.fcfg = pack_config(new, self.data.task)
+        notes = []
+        if keys & _REINIT:
+            self._reinit()
+            notes.append("weights re-initialised")
+        if keys & _RESET_OPT:
+            self.mlp.reset_optimizer()
+            self.opt_t = 0
+            notes.append("optimiser state reset")
+        self.diverged = self.diverged and not np.isfinite(self.mlp.theta).all()
+        if self.diverged:
+            notes.append("weights are not finite: reset or re-initialise")
+        return self._event(text + (f" ({'; '.join(notes)})" if notes else ""))
+
+    def _reinit(self) -> None:
+        self.mlp.init_weights(self.cfg.init, self.init_rng, self.cfg.init_std, self.cfg.init_gain)
+        self.mlp.reset_optimizer()
+        self.opt_t = 0
+        self.diverged = False
+
+    def _event(self, text: str) -> Event:
+        ev = Event(self.step_count, text)
+        self.events.append(ev)
+        self.message = text
+        return ev
+
+    # ----------------------------------------------------------------------------- training
+    def _batches(self, n: int) -> np.ndarray:
+        """(n, batch) row indices: shuffled epochs, independent of how steps are chunked."""
+        b = self.cfg.batch_size
+        out = np.empty((n, b), np.int64)
+        flat = out.reshape(-1)
+        filled = 0
+        while filled < flat.size:
+            if self._perm_pos >= len(self._perm):
+                self._perm = self.batch_rng.permutation(len(self.x))
+                self._perm_pos = 0
+            take = min(flat.size - filled, len(self._perm) - self._perm_pos)
+            # a batch never straddles two epochs' leftovers: drop the tail smaller than a batch
+            if filled % b == 0 and len(self._perm) - self._perm_pos < b:
+                self._perm_pos = len(self._perm)
+                continue
+            take = min(take, b - filled % b)
+            flat[filled: filled + take] = self._perm[self._perm_pos: self._perm_pos + take]
+            self._perm_pos += take
+            filled += take
+        return out
+
+    def run_steps(self, n: int) -> int:
+        """Run up to ``n`` steps now in one kernel call (fewer if it diverges). Returns steps run."""
+        n = int(min(n, self.ring.capacity // 2))
+        if n <= 0 or self.diverged:
+            return 0
+        idx = self._batches(n)
+        c = self.cfg
+        lrs = schedule_lrs(c.schedule, c.lr, self.step_count, n, c.schedule_steps, c.lr_gamma)
+        m = self.mlp
+        t0 = time.perf_counter()
+        rows, diverged = K.train_chunk(
+            self.x, self.t, idx, self.xte, self.tte, lrs, m.theta, m.grad, m.m1, m.m2, m.geo,
+            self.icfg, self.fcfg, m.work, m.xb, m.tb, m.bnbuf, m.bnrun, m.ebuf, self.eout,
+            self.step_count, self.opt_t, self.ring.step, self.ring.glob, self.ring.layers, self.ring.pos)
+        dt = time.perf_counter() - t0
+        self.ring.advance(rows)
+        self.step_count += rows
+        self.opt_t += rows - (1 if diverged else 0)
+        if rows:
+            sps = dt / rows
+            self._sec_per_step = sps if self._sec_per_step is None else 0.7 * self._sec_per_step + 0.3 * sps
+        if diverged:
+            self.diverged = True
+            self._event("diverged: non-finite loss or gradient; training paused (reset, clip or lower lr)")
+        return rows
+
+    def chunk_size(self, seconds: float | None = None) -> int:
+        """Steps that fill about ``seconds`` of work (1 until the first timing)."""
+        if self._sec_per_step is None:
+            return 1
+        s = self.chunk_seconds if seconds is None else seconds
+        return int(max(1, min(self.ring.capacity // 4, s / max(self._sec_per_step, 1e-9))))
+
+    def run_chunk(self, max_steps: int | None = None, seconds: float | None = None) -> int:
+        """Apply pending commands, then run one chunk if running (or pending single steps)."""
+        self.apply_pending()
+        if self.diverged:
+            return 0
+        if self.paused:
+            if not self._pending_steps:
+                return 0
+            n = self._pending_steps
+            self._pending_steps = 0
+        else:
+            n = self.chunk_size(seconds)
+        if max_steps is not None:
+            n = min(n, max_steps)
+        return self.run_steps(n)
+
+    def warm_up(self) -> float:
+        """Compile (or load from cache) every kernel this dtype needs, on throw-away buffers.
+        Returns the seconds it took."""
+        t0 = time.perf_counter()
+        cfg = self.cfg.replace(depth=2, width=4, hidden=(), batch_size=2, n_samples=16, eval_every=1)
+        tmp = Trainer(cfg, ring_capacity=8)
+        tmp.run_steps(1)
+        tmp.mlp.predict(tmp.xte, tmp.icfg, tmp.fcfg)
+        tmp.mlp.loss_grad(tmp.x[:2], tmp.t[:2], tmp.icfg, tmp.fcfg)
+        self.compile_s = time.perf_counter() - t0
+        return self.compile_s
+
+    # ----------------------------------------------------------------------------- views
+    def boundary(self, cols: int = 48, rows: int = 24, n_points: int = 300) -> Boundary:
+        """Model output over the input plane (evaluation mode), for the decision-boundary view."""
+        lo = np.minimum(self.x.min(0), -2.0) - 0.2
+        hi = np.maximum(self.x.max(0), 2.0) + 0.2
+        gx = np.linspace(lo[0], hi[0], cols)
+        gy = np.linspace(hi[1], lo[1], rows)  # row 0 at the top
+        grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
+        out = self.mlp.predict(grid, self.icfg, self.fcfg)
+        if self.data.task == "classify":
+            vals = out.argmax(1).astype(np.float64)
+        else:
+            vals = out[:, 0].astype(np.float64)
+        step = max(1, len(self.x) // n_points)
+        return Boundary((float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])),
+                        vals.reshape(rows, cols), self.data.x_train[::step].copy(),
+                        self.data.labels_train[::step].copy())
+
+    def snapshot(self, window: int = 1024, status: str | None = None, boundary: Boundary | None = None,
+                 steps_per_sec: float = 0.0) -> Snapshot:
+        steps, glob, layers = self.ring.last(window)
+        return Snapshot.build(
+            self.cfg, self.layer_names, self.step_count, status or self.status, steps, glob, layers,
+            events=tuple(self.events)[-64:], steps_per_sec=steps_per_sec, message=self.message,
+            task=self.data.task, boundary=boundary, compile_s=self.compile_s)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v).lower() if isinstance(v, bool) else str(v)
+
+
+class Runner:
+    """Drives a trainer flat out in the calling thread and publishes snapshots ~``hz`` times a
+    second through ``publish`` (which must not block: e.g. Textual's ``post_message``).
+
+    UI-agnostic: the dashboard runs it in a thread worker; tests can run it in a plain thread.
+    """
+
+    def __init__(self, trainer: Trainer, publish: Callable[[Snapshot], None], hz: float = 15.0,
+                 boundary_hz: float = 4.0, window: int = 1024, max_steps: int | None = None):
+        self.trainer = trainer
+        self.publish = publish
+        self.period = 1.0 / hz
+        self.boundary_period = 1.0 / boundary_hz if boundary_hz else None
+        self.window = window
+        self.max_steps = max_steps
+        self.stop_requested = False
+        self._boundary: Boundary | None = None
+
+    def stop(self) -> None:
+        self.stop_requested = True
+
+    def _publish(self, status=None, sps=0.0) -> None:
+        self.publish(self.trainer.snapshot(self.window, status=status, boundary=self._boundary, steps_per_sec=sps))
+
+    def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        tr = self.trainer
+        self._publish(status="compiling")
+        tr.warm_up()
+        self._boundary = tr.boundary()
+        self._publish()
+        last_pub = last_bd = time.perf_counter()
+        rate_t, rate_n = last_pub, tr.step_count
+        sps = 0.0
+        while not (self.stop_requested or should_stop()):
+            remaining = None if self.max_steps is None else self.max_steps - tr.step_count
+            if remaining is not None and remaining <= 0:
+                tr.paused = True
+            before = tr.step_count
+            n = tr.run_chunk(max_steps=remaining)
+            if tr.step_count < before:  # reset / preset went back to step 0
+                rate_n = tr.step_count
+            now = time.perf_counter()
+            if self.boundary_period and now - last_bd >= self.boundary_period and (n or self._boundary is None):
+                self._boundary = tr.boundary()
+                last_bd = now
+            if now - last_pub >= self.period or (n == 0 and now - last_pub >= self.period / 3):
+                if now - rate_t > 0.25:
+                    sps = max(0.0, (tr.step_count - rate_n) / (now - rate_t))
+                    rate_t, rate_n = now, tr.step_count
+                self._publish(sps=sps if tr.status == "running" else 0.0)
+                last_pub = now
+            if n == 0:
+                time.sleep(0.01)  # paused or diverged: wait for commands without spinning
