@@ -1,0 +1,103 @@
+"""Finite-difference checks of the analytic gradients: every activation, whole MLPs (plain,
+residual, batch norm, penalties), classification and regression; a corrupted gradient must fail."""
+
+import numpy as np
+import pytest
+
+from gradtui import kernels as K
+from gradtui.activations import ACTIVATIONS
+from gradtui.config import Config
+from gradtui.mlp import MLP, pack_config
+
+TOL = 1e-6
+
+
+def rel_err(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+
+
+def make_case(cfg, sizes, nb, task, seed=0):
+    rng = np.random.default_rng(seed)
+    m = MLP(sizes, nb)
+    m.init_weights("xavier_normal", rng, 0.1, 1.0)
+    m.theta += rng.normal(0, 0.05, m.theta.shape)  # non-trivial biases and batch-norm gamma/beta
+    icfg, fcfg = pack_config(cfg, task)
+    x = rng.normal(size=(nb, sizes[0]))
+    if task == "classify":
+        t = np.eye(sizes[-1])[rng.integers(0, sizes[-1], nb)]
+    else:
+        t = rng.normal(size=(nb, sizes[-1]))
+    return m, icfg, fcfg, x, t
+
+
+def numeric_grad(m, icfg, fcfg, x, t, h=1e-6):
+    num = np.zeros_like(m.theta)
+    for k in range(m.theta.size):
+        old = m.theta[k]
+        m.theta[k] = old + h
+        lp, _ = m.loss_grad(x, t, icfg, fcfg)
+        m.theta[k] = old - h
+        lm, _ = m.loss_grad(x, t, icfg, fcfg)
+        m.theta[k] = old
+        num[k] = (lp - lm) / (2 * h)
+    return num
+
+
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_activation_derivative_matches_finite_difference(name):
+    z = np.linspace(-4, 4, 161) + 0.013  # avoid the kinks exactly at 0
+    a = np.empty_like(z)
+    d = np.empty_like(z)
+    K.activate(z, a, d, ACTIVATIONS[name].id)
+    h = 1e-6
+    ap, am, dd = np.empty_like(z), np.empty_like(z), np.empty_like(z)
+    K.activate(z + h, ap, dd, ACTIVATIONS[name].id)
+    K.activate(z - h, am, dd, ACTIVATIONS[name].id)
+    assert rel_err((ap - am) / (2 * h), d) < TOL
+    assert np.all(np.abs(d) <= ACTIVATIONS[name].max_slope + 1e-9)
+
+
+VARIANTS = {
+    "plain": {},
+    "residual": {"residual": True},
+    "batchnorm": {"batchnorm": True},
+    "residual+bn+l1+l2": {"residual": True, "batchnorm": True, "l1": 0.01, "l2": 0.1},
+}
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("name", list(ACTIVATIONS))
+def test_mlp_gradient_matches_finite_difference(name, variant):
+    cfg = Config(activation=name, **VARIANTS[variant])
+    m, icfg, fcfg, x, t = make_case(cfg, (2, 5, 5, 5, 3), 7, "classify")
+    _, g = m.loss_grad(x, t, icfg, fcfg)
+    assert rel_err(numeric_grad(m, icfg, fcfg, x, t), g) < TOL
+
+
+@pytest.mark.parametrize("variant", ["plain", "residual+bn+l1+l2"])
+def test_regression_gradient_matches_finite_difference(variant):
+    cfg = Config(activation="tanh", **VARIANTS[variant])
+    m, icfg, fcfg, x, t = make_case(cfg, (2, 4, 4, 1), 6, "regress")
+    _, g = m.loss_grad(x, t, icfg, fcfg)
+    assert rel_err(numeric_grad(m, icfg, fcfg, x, t), g) < TOL
+
+
+def test_corrupted_gradient_fails_the_check():
+    cfg = Config(activation="sigmoid", residual=True, batchnorm=True)
+    m, icfg, fcfg, x, t = make_case(cfg, (2, 5, 5, 5, 3), 7, "classify")
+    _, g = m.loss_grad(x, t, icfg, fcfg)
+    num = numeric_grad(m, icfg, fcfg, x, t)
+    bad = g.copy()
+    bad[m.geo[1, K.G_POFF] + 3] *= 1.001  # one weight of a hidden layer, off by 0.1%
+    assert rel_err(num, g) < TOL
+    assert rel_err(num, bad) > TOL
+
+
+def test_float32_gradient_is_close_to_float64():
+    cfg = Config(activation="gelu", batchnorm=True)
+    m, icfg, fcfg, x, t = make_case(cfg, (2, 6, 6, 3), 8, "classify")
+    _, g64 = m.loss_grad(x, t, icfg, fcfg)
+    m32 = MLP(m.sizes, 8, "float32")
+    m32.theta[:] = m.theta
+    _, g32 = m32.loss_grad(x, t, icfg, fcfg)
+    assert rel_err(g64, g32.astype(np.float64)) < 1e-5

@@ -1,0 +1,162 @@
+"""The trainer without any UI: reproducibility, commands, divergence, and the physics it shows."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from gradtui.config import Config
+from gradtui.stats import GLOBAL_COL, LAYER_COL
+from gradtui.trainer import Command, Trainer
+
+SMALL = Config(depth=3, width=16, batch_size=32, n_samples=400, eval_every=25)
+
+
+def run(cfg, chunks):
+    tr = Trainer(cfg)
+    for n in chunks:
+        assert tr.run_steps(n) == n
+    return tr
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_seeded_runs_are_bit_for_bit_reproducible_whatever_the_chunking(dtype):
+    cfg = SMALL.replace(dtype=dtype, optimizer="adam", lr=0.01, batchnorm=True, residual=True, seed=7)
+    a = run(cfg, [300])
+    b = run(cfg, [1, 99, 57, 143])
+    np.testing.assert_array_equal(a.mlp.theta, b.mlp.theta)
+    for x, y in zip(a.ring.last(300), b.ring.last(300)):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_different_seeds_differ():
+    a = run(SMALL.replace(seed=1), [50])
+    b = run(SMALL.replace(seed=2), [50])
+    assert not np.array_equal(a.mlp.theta, b.mlp.theta)
+
+
+def test_batches_cover_each_epoch_once():
+    tr = Trainer(SMALL)
+    n_train = len(tr.x)
+    per_epoch = n_train // SMALL.batch_size
+    idx = tr._batches(per_epoch)
+    assert len(np.unique(idx)) == idx.size  # no repeats within an epoch
+
+
+def test_commands_apply_at_the_next_step_and_are_recorded():
+    tr = Trainer(SMALL.replace(activation="sigmoid", depth=6))
+    tr.run_steps(10)
+    assert tr.ring.last(1)[2][0, 0, LAYER_COL["saturated"]] >= 0
+    tr.submit(Command("set", {"activation": "relu"}))
+    assert tr.cfg.activation == "sigmoid"  # nothing happens before the driving thread runs
+    tr.run_chunk(max_steps=1)
+    assert tr.cfg.activation == "relu"
+    ev = tr.events[-1]
+    assert ev.step == 10 and "activation=relu" in ev.text
+    steps, _, layers = tr.ring.last(1)
+    assert steps[0] == 10
+    assert np.all(layers[0, :-1, LAYER_COL["saturated"]] == 0)  # relu never saturates
+    assert np.any(layers[0, :-1, LAYER_COL["dead"]] >= 0)
+
+
+def test_command_order_is_kept_and_nothing_is_lost():
+    tr = Trainer(SMALL)
+    names = ["tanh", "elu", "gelu", "sigmoid", "selu"]
+    for a in names:
+        tr.submit(Command("set", {"activation": a}))
+    tr.run_chunk(max_steps=1)
+    assert [e.text for e in tr.events][-5:] == [f"activation={a}" for a in names]
+    assert tr.cfg.activation == "selu"
+
+
+def test_optimizer_switch_resets_state_and_reinit_changes_weights():
+    tr = Trainer(SMALL.replace(optimizer="momentum"))
+    tr.run_steps(20)
+    assert np.any(tr.mlp.m1 != 0)
+    tr.apply(Command("set", {"optimizer": "adam"}))
+    assert np.all(tr.mlp.m1 == 0) and tr.opt_t == 0
+    assert "optimiser state reset" in tr.events[-1].text
+    before = tr.mlp.theta.copy()
+    tr.apply(Command("reinit", "orthogonal"))
+    assert tr.cfg.init == "orthogonal" and not np.array_equal(before, tr.mlp.theta)
+
+
+def test_pause_and_single_step():
+    tr = Trainer(SMALL)
+    tr.submit(Command("pause"))
+    assert tr.run_chunk() == 0
+    tr.submit(Command("step", 1))
+    assert tr.run_chunk() == 1
+    assert tr.run_chunk() == 0
+    tr.submit(Command("resume"))
+    tr.run_steps(5)
+    assert tr.run_chunk() >= 1
+
+
+def test_divergence_is_a_state_not_an_exception():
+    tr = Trainer(SMALL.replace(lr=1e6, init="normal", init_std=3.0, activation="relu"))
+    with np.errstate(all="ignore"):
+        for _ in range(50):
+            tr.run_chunk(max_steps=50)
+    assert tr.status == "diverged"
+    steps, glob, _ = tr.ring.last(1)
+    assert glob[0, GLOBAL_COL["status"]] == 1
+    assert tr.run_chunk() == 0  # stays paused
+    assert "diverged" in tr.message
+    tr.submit(Command("reset"))
+    tr.submit(Command("set", {"lr": 0.01}))
+    tr.run_chunk(max_steps=10)
+    assert tr.status == "running" and tr.step_count == 10
+
+
+def test_clipping_keeps_the_same_run_alive():
+    base = SMALL.replace(depth=8, width=64, init="normal", init_std=0.5, activation="relu", lr=0.05)
+    wild = run(base, [])
+    clipped = run(base.replace(clip="global_norm", clip_value=1.0), [])
+    with np.errstate(all="ignore"):
+        for tr in (wild, clipped):
+            for _ in range(10):
+                tr.run_steps(100)
+    assert wild.status == "diverged"
+    assert clipped.status == "running" and clipped.step_count == 1000
+    assert clipped.ring.last(1000)[1][:, GLOBAL_COL["clipped"]].any()
+
+
+def grad_profile(cfg):
+    tr = run(cfg, [1])
+    return tr.ring.last(1)[2][0, :, LAYER_COL["grad_norm"]]
+
+
+def test_deep_sigmoid_vanishes_and_relu_he_does_not():
+    sig = grad_profile(Config(depth=20, width=32, activation="sigmoid", init="xavier_normal"))
+    relu = grad_profile(Config(depth=20, width=32, activation="relu", init="he_normal"))
+    assert sig[0] < 1e-3 * sig[-1]
+    assert np.all(np.diff(np.log10(sig[:-1])) > 0)  # monotonically fading towards the input
+    assert 0.1 < relu[1] / relu[-1] < 10
+    assert relu[0] > 1e-3 * relu[-1]
+
+
+def test_regression_task_trains():
+    tr = run(SMALL.replace(dataset="regression", activation="tanh", init="xavier_normal", lr=0.05), [2000])
+    _, glob, _ = tr.ring.last(100)
+    assert np.all(np.isnan(glob[:, GLOBAL_COL["train_acc"]]))
+    assert np.mean(glob[:, GLOBAL_COL["loss"]]) < 0.3  # targets are standardised: 1.0 = predicting the mean
+
+
+def test_test_accuracy_every_k_steps_and_snapshot_is_immutable():
+    tr = run(SMALL, [100])
+    snap = tr.snapshot(window=100)
+    ta = snap.global_series("test_acc")
+    assert np.flatnonzero(np.isfinite(ta)).tolist() == [24, 49, 74, 99]
+    with pytest.raises(ValueError):
+        snap.layers[0, 0, 0] = 1.0
+    b = tr.boundary(cols=20, rows=10)
+    assert b.values.shape == (10, 20) and set(np.unique(b.values)) <= set(range(3))
+
+
+def test_numeric_core_does_not_import_textual():
+    code = ("import sys, gradtui.trainer, gradtui.stats, gradtui.mlp, gradtui.data;"
+            "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'plotext', 'textual_plotext')];"
+            "print(bad); sys.exit(1 if bad else 0)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
