@@ -74,12 +74,14 @@ class MLP:
         self.grad = np.zeros(p, dt)  # gradient of the last step
         self.m1 = np.zeros(p, dt)  # optimiser first moment / velocity
         self.m2 = np.zeros(p, dt)  # optimiser second moment / accumulator
+        self.delta = np.zeros(p, dt)  # the update of the last step (scratch)
         self.bnbuf = np.zeros((2, u))  # batch mean, 1/std of the last training forward
         self.bnrun = np.zeros((2, u))  # running mean, var (evaluation mode)
         self.work = np.zeros((K.N_WORK, self.batch * u), dt)
         self.xb = np.zeros((self.batch, self.sizes[0]), dt)
         self.tb = np.zeros((self.batch, self.sizes[-1]), dt)
         self.ebuf = np.zeros((3, EVAL_ROWS * max(self.sizes)), dt)
+        self.scratch = np.zeros((2, self.batch * max(self.sizes)))  # float64 kernel scratch
         self.reset_running_stats()
 
     @property
@@ -115,10 +117,14 @@ class MLP:
     def loss_grad(self, xb: np.ndarray, tb: np.ndarray, icfg: np.ndarray, fcfg: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective and a copy of its gradient on one batch (no running-stat update)."""
         nb = xb.shape[0]
-        work = self.work if nb == self.batch else np.zeros((K.N_WORK, nb * self.n_units), self.dtype)
+        work, scratch = self.work, self.scratch
+        if nb != self.batch:
+            work = np.zeros((K.N_WORK, nb * self.n_units), self.dtype)
+            scratch = np.zeros((2, nb * max(self.sizes)))
         lstats = np.zeros((self.n_layers, K.N_LSTATS))
         loss, _ = K.loss_grad(np.ascontiguousarray(xb, self.dtype), np.ascontiguousarray(tb, self.dtype),
-                              self.theta, self.grad, self.geo, icfg, fcfg, work, self.bnbuf, self.bnrun, lstats)
+                              self.theta, self.grad, self.geo, icfg, fcfg, work, self.bnbuf, self.bnrun, lstats,
+                              scratch)
         return loss, self.grad.copy()
 
     def predict(self, x: np.ndarray, icfg: np.ndarray, fcfg: np.ndarray) -> np.ndarray:

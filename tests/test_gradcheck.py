@@ -48,11 +48,12 @@ def test_activation_derivative_matches_finite_difference(name):
     z = np.linspace(-4, 4, 161) + 0.013  # avoid the kinks exactly at 0
     a = np.empty_like(z)
     d = np.empty_like(z)
-    K.activate(z, a, d, ACTIVATIONS[name].id)
+    scratch = np.empty((2, z.size))
+    K.activate(z, a, d, ACTIVATIONS[name].id, scratch)
     h = 1e-6
     ap, am, dd = np.empty_like(z), np.empty_like(z), np.empty_like(z)
-    K.activate(z + h, ap, dd, ACTIVATIONS[name].id)
-    K.activate(z - h, am, dd, ACTIVATIONS[name].id)
+    K.activate(z + h, ap, dd, ACTIVATIONS[name].id, scratch)
+    K.activate(z - h, am, dd, ACTIVATIONS[name].id, scratch)
     assert rel_err((ap - am) / (2 * h), d) < TOL
     assert np.all(np.abs(d) <= ACTIVATIONS[name].max_slope + 1e-9)
 
@@ -101,3 +102,23 @@ def test_float32_gradient_is_close_to_float64():
     m32.theta[:] = m.theta
     _, g32 = m32.loss_grad(x, t, icfg, fcfg)
     assert rel_err(g64, g32.astype(np.float64)) < 1e-5
+
+
+def test_fast_exp_is_within_one_ulp_of_numpy():
+    x = np.random.default_rng(0).uniform(-700, 700, 200_001)
+    x[:5] = [0.0, 1.0, -1.0, 1e-300, -1e-12]
+    out, kb = np.empty_like(x), np.empty_like(x)
+    K.exp_batch(x, 1.0, out, kb)
+    ref = np.exp(x)
+    assert np.max(np.abs(out - ref) / np.spacing(ref)) <= 1.0
+    K.exp_batch(x, -1.0, out, kb)
+    assert np.max(np.abs(out - np.exp(-x)) / np.spacing(np.exp(-x))) <= 1.0
+
+
+def test_sigmoid_is_exact_at_the_extremes():
+    z = np.array([-1e6, -800.0, -40.0, 0.0, 40.0, 800.0, 1e6])
+    a, d, scratch = np.empty_like(z), np.empty_like(z), np.empty((2, z.size))
+    K.activate(z, a, d, ACTIVATIONS["sigmoid"].id, scratch)
+    assert np.all(np.isfinite(a)) and np.all(np.isfinite(d))
+    np.testing.assert_allclose(a, 1 / (1 + np.exp(-np.clip(z, -708, 708))), rtol=1e-15, atol=1e-300)
+    assert a[3] == 0.5 and a[-1] == 1.0 and a[0] < 1e-300

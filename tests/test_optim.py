@@ -52,7 +52,7 @@ def kernel_steps(opt, wd=0.0):
     lstats = np.zeros((1, K.N_LSTATS))
     for t, g in enumerate((G1, G2), start=1):
         m.grad[:] = g
-        K.apply_update(m.theta, m.grad, m.m1, m.m2, m.geo, OPTIMIZERS[opt].id, 0.1, t, fcfg, lstats)
+        K.apply_update(m.theta, m.grad, m.m1, m.m2, m.delta, m.geo, OPTIMIZERS[opt].id, 0.1, t, fcfg, lstats)
     return m.theta.copy(), lstats
 
 
@@ -74,7 +74,7 @@ def test_update_ratio_and_weight_norm_statistics():
     m.grad[:] = G1
     _, fcfg = pack_config(Config(), "regress")
     lstats = np.zeros((1, K.N_LSTATS))
-    K.apply_update(m.theta, m.grad, m.m1, m.m2, m.geo, 0, 0.1, 1, fcfg, lstats)
+    K.apply_update(m.theta, m.grad, m.m1, m.m2, m.delta, m.geo, 0, 0.1, 1, fcfg, lstats)
     assert lstats[0, K.L_WEIGHT_NORM] == pytest.approx(math.hypot(0.5, 1.0))
     assert lstats[0, K.L_UPDATE_RATIO] == pytest.approx(0.1 * math.hypot(0.2, 0.4) / math.hypot(0.5, 1.0))
 
