@@ -137,11 +137,11 @@ def _check_args(args) -> None:
         raise UsageError("--steps needs --headless or --screenshot")
     if args.export:
         from gradtui.export import ExportError, check_suffix
+        check_writable(args.export, "--export")
         try:
             check_suffix(args.export)
         except ExportError as e:
             raise UsageError(f"--export {e}") from None
-        check_writable(args.export, "--export")
     if args.screenshot:
         if Path(args.screenshot).suffix.lower() != ".svg":
             raise UsageError(f"--screenshot {args.screenshot}: the file name must end in .svg")

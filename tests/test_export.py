@@ -1,0 +1,116 @@
+"""Export schema: JSONL keys and nulls, events on the right step, CSV header, suffix errors."""
+
+import csv
+import json
+import math
+
+import numpy as np
+import pytest
+
+from gradtui.config import Config
+from gradtui.export import ExportError, ExportPump, csv_header, open_exporter
+from gradtui.stats import GLOBAL_STATS, LAYER_STATS
+from gradtui.trainer import Command, Trainer
+
+SMALL = Config(depth=2, width=8, n_samples=200, batch_size=16, eval_every=5, lr=0.05)
+GLOBAL_KEYS = ["step", *(s.name for s in GLOBAL_STATS), "events", "layers"]
+LAYER_KEYS = ["name", *(s.name for s in LAYER_STATS)]
+
+
+def run_with_events(path, cfg=SMALL):
+    """12 steps, then lr=0.02 (applies at step 12), 8 more steps; all streamed through a pump."""
+    tr = Trainer(cfg)
+    ex = open_exporter(path, tr.layer_names)
+    pump = ExportPump(tr, ex)
+    while tr.step_count < 12:
+        tr.run_chunk(max_steps=12 - tr.step_count)
+        pump.pump()
+    tr.submit(Command("set", {"lr": 0.02}))
+    while tr.step_count < 20:
+        tr.run_chunk(max_steps=20 - tr.step_count)
+        pump.pump()
+    ex.close()
+    return tr
+
+
+def test_jsonl_schema_nulls_and_events(tmp_path):
+    path = tmp_path / "run.jsonl"
+    tr = run_with_events(path)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 20
+    recs = [json.loads(line) for line in lines]
+    assert [r["step"] for r in recs] == list(range(20))
+    for r in recs:
+        assert list(r) == GLOBAL_KEYS
+        assert r["status"] == "ok" and isinstance(r["clipped"], bool)
+        assert [layer["name"] for layer in r["layers"]] == list(tr.layer_names)
+        for layer in r["layers"]:
+            assert list(layer) == LAYER_KEYS
+    # test accuracy only every eval_every steps; null otherwise
+    evaluated = [r["step"] for r in recs if r["test_acc"] is not None]
+    assert evaluated and all(s % 5 == 4 or s % 5 == 0 for s in evaluated)
+    assert any(r["test_acc"] is None for r in recs)
+    assert sum(1 for r in recs if r["test_acc"] is None) > len(evaluated)
+    # the override is recorded on the first step that ran with it
+    with_events = {r["step"]: r["events"] for r in recs if r["events"]}
+    assert list(with_events) == [12] and "lr=0.02" in with_events[12][0]
+    assert recs[11]["lr"] == pytest.approx(0.05) and recs[12]["lr"] == pytest.approx(0.02)
+
+
+def test_csv_header_and_rows(tmp_path):
+    path = tmp_path / "run.csv"
+    tr = run_with_events(path)
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    n = len(tr.layer_names)
+    assert header == csv_header(n)
+    assert header[:10] == ["step", "loss", "train_acc", "test_acc", "test_loss", "lr", "grad_norm",
+                           "clipped", "status", "events"]
+    assert f"layer_{n:02d}_dead" == header[-1] and "layer_01_grad_norm" in header
+    assert len(header) == 10 + n * len(LAYER_STATS)
+    assert len(rows) == 21 and all(len(r) == len(header) for r in rows)
+    assert rows[13][0] == "12" and "lr=0.02" in rows[13][header.index("events")]
+    assert rows[1][header.index("test_acc")] == ""
+
+
+def test_non_finite_becomes_null(tmp_path):
+    path = tmp_path / "x.jsonl"
+    ex = open_exporter(path, ("h01", "out"))
+    glob = np.full((1, len(GLOBAL_STATS)), np.inf)
+    layers = np.full((1, 2, len(LAYER_STATS)), np.nan)
+    layers[0, 1, 0] = -np.inf
+    ex.write(np.array([3]), glob, layers, {3: ["a", "b"]})
+    ex.close()
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    rec = json.loads(text)
+    assert rec["loss"] is None and rec["layers"][1]["grad_norm"] is None
+    assert rec["events"] == ["a", "b"]
+
+
+def test_diverged_run_is_valid_json(tmp_path, quiet):
+    cfg = SMALL.replace(init="normal", init_std=30.0, lr=10.0, depth=6, activation="linear")
+    tr = Trainer(cfg)
+    path = tmp_path / "d.jsonl"
+    ex = open_exporter(path, tr.layer_names)
+    pump = ExportPump(tr, ex)
+    while tr.step_count < 200 and not tr.diverged:
+        tr.run_chunk(max_steps=200 - tr.step_count)
+        pump.pump()
+    ex.close()
+    assert tr.diverged
+    recs = [json.loads(line) for line in path.read_text().splitlines()]
+    assert recs[-1]["status"] == "diverged"
+    assert any("diverged" in e for e in recs[-1]["events"])
+    assert all(r["status"] == "ok" for r in recs[:-1])
+    for r in recs:
+        for v in (r["loss"], r["grad_norm"]):
+            assert v is None or math.isfinite(v)
+
+
+@pytest.mark.parametrize("name", ["run.txt", "run", "run.json"])
+def test_unknown_suffix(tmp_path, name):
+    with pytest.raises(ExportError, match="use .jsonl or .csv"):
+        open_exporter(tmp_path / name, ("out",))
+    assert not (tmp_path / name).exists()
