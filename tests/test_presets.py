@@ -147,3 +147,14 @@ def test_to_toml_round_trip(write_preset):
     cfg = load_preset("residual", ["hidden=[16,16]", "batchnorm=true"])
     back = load_preset(str(write_preset(to_toml(cfg), name="residual.toml")))
     assert back == cfg
+
+
+def test_readme_preset_table_lists_every_field():
+    import pathlib
+    import re
+
+    readme = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+    if not readme.exists():
+        pytest.skip("no README next to the tests")
+    keys = re.findall(r"^\| `(\w+)` \| (?:string|int|float|bool|list of ints) \|", readme.read_text(), re.M)
+    assert keys == list(FIELDS)
