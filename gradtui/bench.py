@@ -1,0 +1,609 @@
+"""``gradtui bench [--quick] [--json FILE]``: gradtui's trainer against NumPy and PyTorch, honestly.
+
+Workload per step (every implementation): forward + backward + SGD update + the per-layer
+statistics, on a sigmoid MLP (``xavier_normal``, softmax cross-entropy, 2-D spiral data, 3 classes).
+
+* **gradtui**: ``Trainer.run_steps`` in chunks of ~30 ms (the dashboard's and headless mode's path;
+  the test-set evaluation is switched off with ``eval_every``).
+* **numpy**: :class:`gradtui.reference.ReferenceNet` (plain NumPy, same statistics).
+* **torch** (when ``import torch`` works; never a dependency): CPU eager ``nn.Sequential`` of
+  ``Linear`` + ``Sigmoid``, ``CrossEntropyLoss``, ``optim.SGD``; the per-layer gradient norms and
+  the loss leave torch once per step (one ``.numpy()``), as the dashboard needs them.
+
+Honesty rules: every implementation starts from gradtui's initial weights and runs the same batches;
+before any speed is compared, the losses of their first 10 steps must agree within 1e-9 (float64) /
+1e-4 (float32); a peer that disagrees gets no ratio. Each figure is the median steps/s of >= 5 timed
+windows of >= 0.5 s after a warm-up, on 1 and 2 BLAS threads (``kernels.set_blas_threads``,
+threadpoolctl, ``torch.set_num_threads``). ``gradtui`` is the 1-thread figure (the dashboard pins BLAS
+to one thread so the UI keeps its core); ratios divide it by the peer's better thread count.
+
+Statistics cost: the kernels have no switch for the statistics, so the bench builds a copy of
+``gradtui/kernels.py`` with exactly the statistics code removed (a checked text patch; it must
+train bit-for-bit like the original), times both ``train_chunk`` s on the same state, interleaved,
+and reports ``1 - t_without / t_with``. If the patch no longer applies (the kernels changed), the
+cost is reported as unknown rather than guessed. A kernel that grows an ``I_STATS`` switch in
+``icfg`` is used directly instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+FULL_CONFIGS = (  # name, depth, width, batch
+    ("C1", 10, 32, 64),
+    ("C2", 20, 64, 128),
+    ("C3", 50, 32, 64),
+    ("C4", 6, 256, 256),
+    ("C5", 4, 512, 512),
+)
+QUICK_CONFIGS = (("Q1", 6, 32, 64),)
+AGREE_STEPS = 10
+AGREE_TOL = {"float64": 1e-9, "float32": 1e-4}
+
+
+@dataclass
+class Plan:
+    configs: tuple
+    dtypes: tuple
+    window: float  # seconds per timed window
+    n_windows: int
+    warmup: float
+    threads: tuple
+    gemm_n: int
+    stats_cost: bool
+    cold_compile: bool
+    startup: bool
+
+
+FULL = Plan(FULL_CONFIGS, ("float64", "float32"), 0.5, 5, 0.3, (1, 2), 1024, True, True, True)
+QUICK = Plan(QUICK_CONFIGS, ("float64",), 0.04, 5, 0.03, (1,), 256, False, False, False)
+
+
+# ------------------------------------------------------------------------------------ helpers
+def bench_config(depth: int, width: int, batch: int, dtype: str):
+    from gradtui.config import Config
+
+    return Config(name=f"bench-d{depth}-w{width}", dataset="spiral", n_classes=3, noise=0.1,
+                  n_samples=max(2000, 4 * batch), batch_size=batch, depth=depth, width=width,
+                  activation="sigmoid", init="xavier_normal", optimizer="sgd", lr=0.01, dtype=dtype,
+                  eval_every=10**9, seed=0)
+
+
+def flops_per_step(sizes) -> float:
+    """≈ 6 · batch · Σ fan_in·fan_out (forward, input gradient, weight gradient), batch excluded."""
+    return 6.0 * sum(sizes[i] * sizes[i + 1] for i in range(len(sizes) - 1))
+
+
+def timed_windows(run, window: float, n_windows: int, warmup: float) -> float:
+    """Median steps/s of ``n_windows`` windows; ``run()`` does some steps and returns how many."""
+    t_end = time.perf_counter() + warmup
+    while time.perf_counter() < t_end:
+        run()
+    rates = []
+    for _ in range(n_windows):
+        n = 0
+        t0 = time.perf_counter()
+        while True:
+            n += run()
+            dt = time.perf_counter() - t0
+            if dt >= window:
+                break
+        rates.append(n / dt)
+    return statistics.median(rates)
+
+
+class Threads:
+    """Set BLAS (all loaded libraries, including the SciPy copy numba calls) and torch threads."""
+
+    def __init__(self, torch_mod):
+        import scipy.linalg  # noqa: F401  (load every BLAS the kernels use before limiting)
+        from threadpoolctl import threadpool_limits
+
+        self.torch = torch_mod
+        self._orig = threadpool_limits(limits=None)  # remembers the current limits
+        self._torch_orig = torch_mod.get_num_threads() if torch_mod else None
+
+    def set(self, n: int) -> None:
+        from gradtui import kernels as K
+
+        K.set_blas_threads(n)
+        if self.torch is not None:
+            self.torch.set_num_threads(n)
+
+    def restore(self) -> None:
+        self._orig.restore_original_limits()
+        if self.torch is not None:
+            self.torch.set_num_threads(self._torch_orig)
+
+
+def _try_torch():
+    try:
+        import torch
+    except Exception:  # noqa: BLE001 - any failure simply means "no torch column"
+        return None
+    return torch
+
+
+def machine_info(torch_mod) -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import numba
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "loadavg": load,
+            "numpy": np.__version__, "numba": numba.__version__,
+            "torch": torch_mod.__version__ if torch_mod else None}
+
+
+def gemm_peak(n: int, dtype: str, plan: Plan) -> float:
+    """GFLOP/s of a square NumPy GEMM (2 n^3 flops)."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n)).astype(dtype)
+    b = rng.standard_normal((n, n)).astype(dtype)
+    c = np.empty((n, n), dtype)
+
+    def run():
+        np.dot(a, b, out=c)
+        return 1
+
+    return timed_windows(run, plan.window, plan.n_windows, plan.warmup) * 2.0 * n ** 3 / 1e9
+
+
+# ------------------------------------------------------------------------------ the three peers
+class TorchNet:
+    """PyTorch eager copy of a gradtui network (weights copied from gradtui's theta)."""
+
+    def __init__(self, torch, trainer):
+        self.torch = torch
+        tdt = torch.float64 if trainer.mlp.dtype == np.float64 else torch.float32
+        mods = []
+        n_layers = trainer.mlp.n_layers
+        for l in range(n_layers):
+            fi, fo, p = (int(v) for v in trainer.mlp.geo[l, :3])
+            lin = torch.nn.Linear(fi, fo, dtype=tdt)
+            with torch.no_grad():
+                w = trainer.mlp.theta[p: p + fi * fo].reshape(fi, fo)
+                lin.weight.copy_(torch.from_numpy(np.ascontiguousarray(w.T)))  # torch computes x @ W^T
+                lin.bias.copy_(torch.from_numpy(trainer.mlp.theta[p + fi * fo: p + fi * fo + fo].copy()))
+            mods.append(lin)
+            if l < n_layers - 1:
+                mods.append(torch.nn.Sigmoid())
+        self.model = torch.nn.Sequential(*mods)
+        self.weights = [m.weight for m in mods if isinstance(m, torch.nn.Linear)]
+        self.crit = torch.nn.CrossEntropyLoss()
+        self.opt = torch.optim.SGD(self.model.parameters(), lr=trainer.cfg.lr)
+        self.x = torch.from_numpy(trainer.x)
+        self.y = torch.from_numpy(trainer.t.argmax(1).astype(np.int64))
+
+    def step(self, rows) -> np.ndarray:
+        """One step; returns [loss, per-layer grad norms...] (one transfer out of torch)."""
+        torch = self.torch
+        r = torch.from_numpy(rows)
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.crit(self.model(self.x[r]), self.y[r])
+        loss.backward()
+        norms = torch.stack([torch.linalg.vector_norm(w.grad) for w in self.weights])
+        out = torch.cat([loss.detach().reshape(1), norms]).numpy()
+        self.opt.step()
+        return out
+
+
+def _stepper(fn, idx):
+    """run() for timed_windows: one step per call over a cycle of batches."""
+    k = [0]
+
+    def run():
+        fn(idx[k[0] % len(idx)])
+        k[0] += 1
+        return 1
+
+    return run
+
+
+# --------------------------------------------------------------------------- statistics cost
+_STATS_FUNCS = ("forward_train", "backward", "apply_update")  # where the per-layer statistics are made
+_STATS_HELPERS = {"_act_stats", "_sum_and_sq", "_abs_sum_and_sq", "_sum_sq", "_mean_std", "_norm_sq"}
+
+
+def _strip_statistics(src: str) -> tuple[str | None, str]:
+    """``kernels.py`` without the per-layer statistics: in the functions that make them, drop every
+    write to ``lstats``, every call of a reduction helper, and (transitively) every assignment that
+    only feeds those. Returns (source, "") or (None, why)."""
+    import ast
+
+    tree = ast.parse(src)
+
+    def uses(node, names):
+        for n in ast.walk(node):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in _STATS_HELPERS:
+                return True
+            if isinstance(n, ast.Name) and n.id in names:
+                return True
+        return False
+
+    def targets(stmt):
+        ts = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        return ts
+
+    def strip(body, dropped):
+        out = []
+        for st in body:
+            if isinstance(st, ast.Expr) and uses(st, dropped):
+                continue
+            if isinstance(st, (ast.Assign, ast.AugAssign)):
+                ts = targets(st)
+                if any(isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == "lstats"
+                       for t in ts):
+                    continue
+                if uses(st.value, dropped):
+                    for t in ts:
+                        dropped.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+                    continue
+            for field in ("body", "orelse"):
+                if hasattr(st, field) and isinstance(getattr(st, field), list) and getattr(st, field):
+                    setattr(st, field, strip(getattr(st, field), dropped) or [ast.Pass()])
+            out.append(st)
+        return out
+
+    found = 0
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name in _STATS_FUNCS:
+            found += 1
+            node.body = strip(node.body, set())
+            left = [n for n in ast.walk(node) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
+                    and n.value.id == "lstats" and isinstance(n.ctx, ast.Store)]
+            if left:
+                return None, f"statistics left in {node.name}: the copy would under-report their cost"
+    if found != len(_STATS_FUNCS):
+        return None, "kernels.py changed: " + ", ".join(_STATS_FUNCS) + " not all found"
+    return ast.unparse(tree), ""
+
+
+def load_nostats_kernels():
+    """A copy of gradtui.kernels without the per-layer statistics, or (None, reason)."""
+    from gradtui import kernels as K
+
+    src, why = _strip_statistics(open(K.__file__, encoding="utf-8").read())
+    if src is None:
+        return None, why
+    digest = hashlib.sha256(src.encode()).hexdigest()[:12]
+    d = os.path.join(tempfile.gettempdir(), f"gradtui-bench-nostats-{os.getuid() if hasattr(os, 'getuid') else 0}")
+    os.makedirs(d, exist_ok=True)
+    path = os.path.join(d, f"kernels_nostats_{digest}.py")
+    if not os.path.exists(path):
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            f.write(src)
+        os.replace(path + ".tmp", path)
+    name = f"gradtui_bench_kernels_nostats_{digest}"
+    if name in sys.modules:
+        return sys.modules[name], ""
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod, ""
+
+
+def _chunk_caller(kmod, tr, idx, lrs):
+    """Call ``kmod.train_chunk`` on the trainer's arrays, like ``Trainer.run_steps`` does (arguments
+    matched by name, so a changed kernel signature fails loudly instead of silently)."""
+    import inspect
+
+    names = list(inspect.signature(kmod.train_chunk.py_func).parameters)
+    ring = tr.ring
+    step = [tr.step_count]
+    special = {"idx": idx, "lrs": lrs, "ring_step": ring.step, "ring_g": ring.glob, "ring_l": ring.layers,
+               "ring_pos": 0}
+
+    def arg(name):
+        if name in special:
+            return special[name]
+        if name == "icfg":
+            return tr.icfg  # read at call time: stats_cost swaps it
+        for obj in (tr, tr.mlp):
+            if hasattr(obj, name):
+                return getattr(obj, name)
+        raise AttributeError(f"train_chunk argument {name!r} not found on the trainer")
+
+    fixed = {n: arg(n) for n in names if n not in ("step0", "opt_t0", "icfg")}
+
+    def run():
+        kw = dict(fixed, icfg=tr.icfg, step0=step[0], opt_t0=step[0])
+        rows, _ = kmod.train_chunk(*[kw[n] for n in names])
+        step[0] += rows
+        return rows
+
+    return run
+
+
+def stats_cost(tr, plan: Plan) -> tuple[float | None, str]:
+    """Share of a step spent on the per-layer statistics (1 thread), measured as described above."""
+    from gradtui import kernels as K
+
+    if hasattr(K, "I_STATS"):  # a real switch in the kernels: use it
+        def with_flag(v):
+            icfg = tr.icfg.copy()
+            icfg[K.I_STATS] = v
+            return icfg
+        variants = {"on": (K, with_flag(1)), "off": (K, with_flag(0))}
+        how = "kernel I_STATS switch"
+    else:
+        nk, why = load_nostats_kernels()
+        if nk is None:
+            return None, why
+        variants = {"on": (K, tr.icfg), "off": (nk, tr.icfg)}
+        how = "statistics-free copy of kernels.py"
+    sec_per_step = tr._sec_per_step or 1e-4
+    n = int(max(1, min(tr.ring.capacity // 2, 0.03 / sec_per_step)))
+    idx = tr._batches(n)
+    lrs = np.full(n, tr.cfg.lr)
+    # the copy must train exactly like the original, or its timing means nothing
+    saved = [a.copy() for a in (tr.mlp.theta, tr.mlp.grad, tr.mlp.bnrun)]
+    thetas = {}
+    try:
+        for key, (kmod, icfg) in variants.items():
+            tr.mlp.theta[:], tr.mlp.grad[:], tr.mlp.bnrun[:] = saved
+            icfg0, tr.icfg = tr.icfg, icfg
+            _chunk_caller(kmod, tr, idx[:5], lrs[:5])()
+            tr.icfg = icfg0
+            thetas[key] = tr.mlp.theta.copy()
+    except Exception as e:  # noqa: BLE001 - report, don't guess
+        return None, f"{how} could not run ({type(e).__name__}: {e}): not measured"
+    if not np.array_equal(thetas["on"], thetas["off"]):
+        return None, f"{how} does not train like the original: not measured"
+    runs = {}
+    for key, (kmod, icfg) in variants.items():
+        icfg0, tr.icfg = tr.icfg, icfg
+        runs[key] = (_chunk_caller(kmod, tr, idx, lrs), icfg)
+        tr.icfg = icfg0
+    rates = {"on": [], "off": []}
+    for _ in range(plan.n_windows):  # interleaved windows: drifts hit both alike
+        for key in ("on", "off"):
+            run, icfg = runs[key]
+            icfg0, tr.icfg = tr.icfg, icfg
+            rates[key].append(timed_windows(run, plan.window, 1, plan.warmup / 3))
+            tr.icfg = icfg0
+    on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+    return 1.0 - on / off, how
+
+
+# ------------------------------------------------------------------------------------ a row
+def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, torch_mod, peak1) -> dict:
+    from gradtui.optimizers import schedule_lrs
+    from gradtui.reference import ReferenceNet, peek_batches
+    from gradtui.trainer import Trainer
+
+    cfg = bench_config(depth, width, batch, dtype)
+    tr = Trainer(cfg)
+    sizes = tr.mlp.sizes
+    theta0 = tr.mlp.theta.copy()
+    threads.set(1)
+
+    # --- agreement: same weights, same batches, 10 steps
+    idx10 = peek_batches(tr, AGREE_STEPS)
+    lrs10 = schedule_lrs(cfg.schedule, cfg.lr, 0, AGREE_STEPS, cfg.schedule_steps, cfg.lr_gamma)
+    tr.run_steps(AGREE_STEPS)
+    loss_g = tr.ring.last(AGREE_STEPS)[1][:, 0]
+    gnorm_g = tr.ring.last(1)[2][0, :, 0]
+    ref = ReferenceNet(sizes, cfg, tr.data.task, theta0)
+    loss_n = np.array([r.loss for r in ref.run(tr.x, tr.t, idx10, lrs10)])
+    tol = AGREE_TOL[dtype]
+    agree = {"steps": AGREE_STEPS, "tol": tol,
+             "numpy_loss_diff": float(np.max(np.abs(loss_n - loss_g)))}
+    agree["numpy"] = bool(agree["numpy_loss_diff"] <= tol)
+    tnet = None
+    if torch_mod is not None:
+        tr_t = Trainer(cfg)  # fresh copy of the initial weights
+        tnet = TorchNet(torch_mod, tr_t)
+        outs = np.array([tnet.step(idx10[k]) for k in range(AGREE_STEPS)])
+        agree["torch_loss_diff"] = float(np.max(np.abs(outs[:, 0] - loss_g)))
+        agree["torch"] = bool(agree["torch_loss_diff"] <= tol)
+        rel = np.abs(outs[-1, 1:] - gnorm_g) / np.maximum(np.abs(gnorm_g), 1e-300)
+        agree["torch_grad_norm_rel_diff"] = float(np.max(rel))
+    else:
+        agree["torch"] = None
+
+    # --- speed
+    idx_cycle = tr._batches(64)  # batches for the peers' timing (gradtui draws its own)
+    res = {"gradtui": {}, "numpy": {}, "torch": {}}
+    lr = cfg.lr
+    ref_t = ReferenceNet(sizes, cfg, tr.data.task, theta0)
+    for n_thr in plan.threads:
+        threads.set(n_thr)
+        res["gradtui"][n_thr] = timed_windows(lambda: tr.run_steps(tr.chunk_size()), plan.window,
+                                              plan.n_windows, plan.warmup)
+        res["numpy"][n_thr] = timed_windows(_stepper(lambda r: ref_t.step(tr.x[r], tr.t[r], lr), idx_cycle),
+                                            plan.window, plan.n_windows, plan.warmup)
+        if tnet is not None:
+            res["torch"][n_thr] = timed_windows(_stepper(tnet.step, idx_cycle), plan.window,
+                                                plan.n_windows, plan.warmup)
+    threads.set(1)
+    g1 = res["gradtui"][1]
+    np_best = max(res["numpy"].values())
+    th_best = max(res["torch"].values()) if res["torch"] else None
+    gflops = g1 * batch * flops_per_step(sizes) / 1e9
+    if plan.stats_cost:
+        cost, how = stats_cost(tr, plan)
+    else:
+        cost, how = None, "skipped (--quick)"
+    return {
+        "config": name, "depth": depth, "width": width, "batch": batch, "dtype": dtype,
+        "gradtui": g1, "numpy": np_best, "torch": th_best,
+        "ratio_numpy": g1 / np_best if agree["numpy"] else None,
+        "ratio_torch": g1 / th_best if (th_best and agree["torch"]) else None,
+        "gflops": gflops, "peak_share": gflops / peak1, "stats_cost": cost, "stats_cost_method": how,
+        "threads": {k: {str(t): v for t, v in d.items()} for k, d in res.items()},
+        "flops_per_step": batch * flops_per_step(sizes), "agree": agree,
+    }
+
+
+# ------------------------------------------------------------------------ compile and start-up
+def cold_compile() -> dict:
+    """Kernel compile seconds per dtype in a fresh process with an empty numba cache, then again
+    from that (now warm) cache."""
+    code = ("import time, json\nfrom gradtui.trainer import Trainer\nfrom gradtui.config import Config\n"
+            "out = {}\nfor dt in ('float64', 'float32'):\n"
+            "    out[dt] = Trainer(Config(dtype=dt)).warm_up()\nprint(json.dumps(out))\n")
+    res = {}
+    with tempfile.TemporaryDirectory(prefix="gradtui-bench-cache-") as d:
+        env = dict(os.environ, NUMBA_CACHE_DIR=d)
+        for key in ("cold", "cached"):
+            p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+            if p.returncode != 0:
+                return {"error": p.stderr.strip().splitlines()[-1:] or ["failed"]}
+            res[key] = json.loads(p.stdout.strip().splitlines()[-1])
+    return res
+
+
+def headless_startup() -> dict:
+    """Wall time of ``gradtui --preset deep-sigmoid --headless --steps 1`` (second run: warm cache)."""
+    cmd = [sys.executable, "-m", "gradtui", "--preset", "deep-sigmoid", "--headless", "--steps", "1"]
+    times = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        times.append(time.perf_counter() - t0)
+        if p.returncode != 0:
+            tail = (p.stderr.strip().splitlines() or ["exit %d" % p.returncode])[-1]
+            return {"seconds": None, "error": tail[:200]}
+    return {"seconds": min(times[1:]), "first_s": times[0], "command": "gradtui " + " ".join(cmd[3:])}
+
+
+# ------------------------------------------------------------------------------------- output
+def _fmt_rate(v):
+    if v is None:
+        return "—"
+    return f"{v:,.0f}" if v >= 100 else f"{v:.1f}"
+
+
+def _fmt_ratio(r, agreed):
+    if agreed is False:
+        return "DISAGREE"
+    return "—" if r is None else f"{r:.2f}×"
+
+
+def render(report: dict) -> str:
+    lines = []
+    m = report["machine"]
+    lines.append(f"gradtui bench — {m['cpu']} ({m['cores']} cores), Python {m['python']}, NumPy {m['numpy']}, "
+                 f"Numba {m['numba']}, torch {m['torch'] or 'not installed'}")
+    if m.get("loadavg_start") and m.get("loadavg"):
+        lines.append(f"load average (1 min) at start {m['loadavg_start'][0]:.2f}, at end {m['loadavg'][0]:.2f} "
+                     f"(anything above ~1 on {m['cores']} cores means another process competed for a core)")
+    pk = report["peak_gflops"]
+    lines.append("GEMM peak (NumPy, GFLOP/s): " + ", ".join(f"{k} {v:.1f}" for k, v in pk.items()))
+    lines.append(f"kernel compile (Trainer.warm_up, this process): {report['compile_s']:.2f} s")
+    if report.get("compile_detail"):
+        cd = report["compile_detail"]
+        if "cold" in cd:
+            lines.append("  fresh process, empty cache: " + ", ".join(f"{k} {v:.2f} s" for k, v in cd["cold"].items())
+                         + "; from cache: " + ", ".join(f"{k} {v:.2f} s" for k, v in cd["cached"].items()))
+        else:
+            lines.append(f"  cold compile not measured: {cd.get('error')}")
+    if report.get("startup"):
+        s = report["startup"]
+        lines.append(f"headless start-up ({s.get('command', 'gradtui --preset deep-sigmoid --headless --steps 1')}): "
+                     + (f"{s['seconds']:.2f} s (warm cache)" if s.get("seconds") is not None else f"failed: {s.get('error')}"))
+    lines.append("steps/s: gradtui = 1 BLAS thread; numpy, torch = better of 1 and 2 threads; "
+                 "ratios only where the losses agreed")
+    hdr = (f"{'config':<18}{'dtype':<8}{'gradtui':>9}{'(2 thr)':>9}{'numpy':>8}{'torch':>8}{'×numpy':>9}"
+           f"{'×torch':>9}{'GFLOP/s':>9}{'%peak1':>8}{'stats':>7}")
+    lines.append(hdr)
+    lines.append("-" * len(hdr))
+    for r in report["rows"]:
+        a = r["agree"]
+        label = f"{r['config']} {r['depth']}×{r['width']} b{r['batch']}"
+        g2 = r["threads"]["gradtui"].get("2")
+        stats = "—" if r["stats_cost"] is None else f"{100 * r['stats_cost']:.1f}%"
+        lines.append(f"{label:<18}{r['dtype']:<8}{_fmt_rate(r['gradtui']):>9}{_fmt_rate(g2):>9}"
+                     f"{_fmt_rate(r['numpy']):>8}{_fmt_rate(r['torch']):>8}"
+                     f"{_fmt_ratio(r['ratio_numpy'], a['numpy']):>9}{_fmt_ratio(r['ratio_torch'], a['torch']):>9}"
+                     f"{r['gflops']:>9.1f}{100 * r['peak_share']:>7.0f}%{stats:>7}")
+    for r in report["rows"]:
+        a = r["agree"]
+        if a["numpy"] is False or a["torch"] is False:
+            lines.append(f"  {r['config']} {r['dtype']}: losses after {a['steps']} steps disagree "
+                         f"(numpy Δ {a['numpy_loss_diff']:.2g}, torch Δ {a.get('torch_loss_diff', float('nan')):.2g}, "
+                         f"tolerance {a['tol']:g}): no ratio printed")
+    methods = sorted({r["stats_cost_method"] for r in report["rows"]})
+    lines.append("stats = share of a gradtui step spent on the per-layer statistics; method: " + "; ".join(methods))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------- main
+def run(plan: Plan, log=print) -> dict:
+    torch_mod = _try_torch()
+    threads = Threads(torch_mod)
+    try:
+        from gradtui.trainer import Trainer
+
+        load0 = os.getloadavg() if hasattr(os, "getloadavg") else None
+        compile_s = 0.0
+        for dt in plan.dtypes:
+            compile_s += Trainer(bench_config(2, 4, 8, dt)).warm_up()
+        peak = {}
+        for dt in ("float64", "float32"):
+            for n_thr in (1, 2):
+                threads.set(n_thr)
+                peak[f"{dt}_{n_thr}t"] = gemm_peak(plan.gemm_n, dt, plan)
+        threads.set(1)
+        log("peak " + ", ".join(f"{k} {v:.1f}" for k, v in peak.items()))
+        rows = []
+        for dt in plan.dtypes:
+            for name, depth, width, batch in plan.configs:
+                row = bench_row(name, depth, width, batch, dt, plan, threads, torch_mod, peak[f"{dt}_1t"])
+                rows.append(row)
+                log(f"{name} {dt}: gradtui {row['gradtui']:.0f}/s numpy {row['numpy']:.0f}/s "
+                    f"torch {row['torch'] or 0:.0f}/s stats {row['stats_cost']}")
+        report = {"machine": {**machine_info(torch_mod), "loadavg_start": load0}, "peak_gflops": peak, "gemm_n": plan.gemm_n,
+                  "compile_s": compile_s, "rows": rows,
+                  "method": {"window_s": plan.window, "windows": plan.n_windows, "threads": list(plan.threads),
+                             "agree_steps": AGREE_STEPS}}
+        if plan.cold_compile:
+            report["compile_detail"] = cold_compile()
+        if plan.startup:
+            report["startup"] = headless_startup()
+        return report
+    finally:
+        threads.restore()
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="gradtui bench", description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="one small configuration, short windows (seconds)")
+    ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    ap.add_argument("--verbose", action="store_true", help="progress lines while measuring")
+    args = ap.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    log = (lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else (lambda s: None)
+    report = run(plan, log)
+    print(render(report))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(report, f, indent=2)
+        print(f"JSON written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":  # python -m gradtui.bench
+    raise SystemExit(main(sys.argv[1:]))
