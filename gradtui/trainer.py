@@ -53,6 +53,8 @@ class Trainer:
         self.message = ""
         self.compile_s: float | None = None
         self._pending_steps = 0  # single steps requested while paused
+        self.total_steps = 0  # steps run since construction; never reset (recorded sessions use it)
+        self.on_command: Callable[[int, Command], None] | None = None  # called with total_steps
         self._sec_per_step = None
         self._rate = 0.0
         self._build(cfg)
@@ -113,6 +115,8 @@ class Trainer:
 
     def apply(self, cmd: Command) -> Event | None:
         """Apply one command now (from the driving thread). Returns the recorded event."""
+        if self.on_command is not None:
+            self.on_command(self.total_steps, cmd)
         kind, v = cmd.kind, cmd.value
         if kind == "pause":
             self.paused = True
@@ -121,7 +125,8 @@ class Trainer:
             self.paused = False
             return self._event("resumed")
         if kind == "toggle_pause":
-            return self.apply(Command("resume" if self.paused else "pause"))
+            self.paused = not self.paused
+            return self._event("paused" if self.paused else "resumed")
         if kind == "step":
             self._pending_steps += int(v or 1)
             return None
@@ -218,6 +223,7 @@ class Trainer:
         dt = time.perf_counter() - t0
         self.ring.advance(rows)
         self.step_count += rows
+        self.total_steps += rows
         self.opt_t += rows - (1 if diverged else 0)
         if rows:
             sps = dt / rows
