@@ -232,11 +232,13 @@ def summary(trainer) -> str:
     acc = float(np.mean(acc[np.isfinite(acc)])) if np.isfinite(acc).any() else float("nan")
     test = glob[:, GLOBAL_COL["test_acc"]]
     test = float(test[np.isfinite(test)][-1]) if np.isfinite(test).any() else float("nan")
+    tloss = glob[:, GLOBAL_COL["test_loss"]]
+    tloss = float(tloss[np.isfinite(tloss)][-1]) if np.isfinite(tloss).any() else float("nan")
     status = STATUS_NAMES.get(int(glob[-1, GLOBAL_COL["status"]]), "?") if len(glob) else "ok"
     lines.append(f"steps: {trainer.step_count}  status: {status}")
     lines.append(f"final loss: {_fix(loss, 6) if abs(loss) < 1e6 else _sci(loss)}")
     lines.append(f"train acc (mean of last {min(ACC_WINDOW, len(recent))} steps): {_fix(acc)}")
-    lines.append(f"last test acc: {_fix(test)}")
+    lines.append(f"last test acc: {_fix(test)}  (test loss {_fix(tloss)})")
     return "\n".join(lines)
 
 
