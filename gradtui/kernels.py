@@ -64,8 +64,8 @@ from numba import njit  # noqa: E402
 
 # ---------------------------------------------------------------- plain-data selectors and columns
 # icfg (int64)
-I_ACT, I_OPT, I_CLIP, I_RESID, I_BN, I_TASK, I_EVAL_EVERY = range(7)
-N_ICFG = 7
+I_ACT, I_OPT, I_CLIP, I_RESID, I_BN, I_TASK, I_EVAL_EVERY, I_STATS = range(8)
+N_ICFG = 8  # I_STATS = 0 skips the per-layer statistics (the bench measures their cost with it)
 TASK_CLASSIFY, TASK_REGRESS = 0, 1
 # fcfg (float64)
 F_MOMENTUM, F_BETA1, F_BETA2, F_RHO, F_EPS, F_WD, F_L1, F_L2, F_CLIP, F_BN_EPS, F_BN_MOM = range(11)
@@ -345,6 +345,8 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
         a = af.reshape(nb, fo)
         if l == n_layers - 1:  # logits: softmax / identity is applied by the loss
             af[:] = zf
+            if not icfg[I_STATS]:
+                return a
             s1, s2 = _sum_and_sq(zf)
             m = s1 / zf.shape[0]
             lstats[l, L_ACT_MEAN] = m
@@ -365,7 +367,8 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
             for i in range(nb):
                 for j in range(fo):
                     a[i, j] += h[i, j]
-        _act_stats(af, df, nb, fo, act, scratch[0], lstats, l)
+        if icfg[I_STATS]:
+            _act_stats(af, df, nb, fo, act, scratch[0], lstats, l)
         h = a
     return h  # not reached: the output layer returns above
 
@@ -451,7 +454,8 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
                 for j in range(fo):
                     ggamma[j] = 0.0
                     gbeta[j] = 0.0
-        lstats[l, L_DELTA_NORM] = math.sqrt(_sum_sq(gzf))
+        if icfg[I_STATS]:
+            lstats[l, L_DELTA_NORM] = math.sqrt(_sum_sq(gzf))
         hin = xb if l == 0 else _block(work[W_A], nb, geo[l - 1, G_UOFF], fi).reshape(nb, fi)
         np.dot(hin.T, gz, gw)  # (fi, nb) @ (nb, fo)
         for j in range(fo):
@@ -461,9 +465,10 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
                 gb[j] += gz[i, j]
         gwf = grad[p: p + fi * fo]
         wf = theta[p: p + fi * fo]
-        sa, sq = _abs_sum_and_sq(gwf)
-        lstats[l, L_GRAD_NORM] = math.sqrt(sq)
-        lstats[l, L_GRAD_MEAN_ABS] = sa / gwf.shape[0]
+        if icfg[I_STATS]:
+            sa, sq = _abs_sum_and_sq(gwf)
+            lstats[l, L_GRAD_NORM] = math.sqrt(sq)
+            lstats[l, L_GRAD_MEAN_ABS] = sa / gwf.shape[0]
         if l1 != 0.0 or l2 != 0.0:
             for k in range(gwf.shape[0]):
                 x = wf[k]
@@ -527,7 +532,7 @@ def clip_grads(grad, geo, mode, c):
 
 
 @njit(**_OPTS)
-def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats):
+def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stats=True):
     """One optimiser step (``t`` counts from 1), one branch-free loop per rule; ``delta`` is
     scratch like ``theta``. Writes weight norm (before) and |dW|/|W| per layer."""
     mu = fcfg[F_MOMENTUM]
@@ -570,10 +575,11 @@ def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats):
         if opt == 6 and wd != 0.0:  # adamw: decoupled decay of weight matrices only
             for k in range(p, wend):
                 delta[k] -= wd * theta[k]
-        wsq = _sum_sq(theta[p:wend])
-        dsq = _sum_sq(delta[p:wend])
-        lstats[l, L_WEIGHT_NORM] = math.sqrt(wsq)
-        lstats[l, L_UPDATE_RATIO] = math.sqrt(dsq / wsq) if wsq > 0 else 0.0
+        if stats:
+            wsq = _sum_sq(theta[p:wend])
+            dsq = _sum_sq(delta[p:wend])
+            lstats[l, L_WEIGHT_NORM] = math.sqrt(wsq)
+            lstats[l, L_UPDATE_RATIO] = math.sqrt(dsq / wsq) if wsq > 0 else 0.0
     for k in range(n):
         theta[k] += delta[k]
 
@@ -720,7 +726,8 @@ def train_chunk(x, t, idx, xte, tte, lrs, theta, grad, m1, m2, delta, geo, icfg,
                 ls[l, L_UPDATE_RATIO] = np.nan
             return k + 1, True
         gs[S_STATUS] = STATUS_OK
-        apply_update(theta, grad, m1, m2, delta, geo, icfg[I_OPT], lrs[k], opt_t0 + k + 1, fcfg, ls)
+        apply_update(theta, grad, m1, m2, delta, geo, icfg[I_OPT], lrs[k], opt_t0 + k + 1, fcfg, ls,
+                     icfg[I_STATS] != 0)
         if (step0 + k + 1) % eval_every == 0:
             tl, ta = evaluate(xte, tte, theta, geo, icfg, fcfg, bnrun, ebuf, eout)
             gs[S_TEST_LOSS] = tl

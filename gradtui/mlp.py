@@ -35,6 +35,7 @@ def pack_config(cfg: Config, task: str) -> tuple[np.ndarray, np.ndarray]:
     icfg[K.I_BN] = int(cfg.batchnorm)
     icfg[K.I_TASK] = K.TASK_CLASSIFY if task == "classify" else K.TASK_REGRESS
     icfg[K.I_EVAL_EVERY] = cfg.eval_every
+    icfg[K.I_STATS] = 1
     fcfg = np.zeros(K.N_FCFG, np.float64)
     fcfg[K.F_MOMENTUM] = cfg.momentum
     fcfg[K.F_BETA1] = cfg.beta1

@@ -160,3 +160,17 @@ def test_numeric_core_does_not_import_textual():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'plotext', 'textual_plotext')];"
             "print(bad); sys.exit(1 if bad else 0)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_statistics_switch_changes_no_numerics():
+    from gradtui import kernels as K
+
+    cfg = SMALL.replace(batchnorm=True, residual=True, optimizer="adam", lr=0.01)
+    on, off = Trainer(cfg), Trainer(cfg)
+    off.icfg[K.I_STATS] = 0
+    on.run_steps(50)
+    off.run_steps(50)
+    np.testing.assert_array_equal(on.mlp.theta, off.mlp.theta)
+    np.testing.assert_array_equal(on.ring.glob[:50, GLOBAL_COL["loss"]], off.ring.glob[:50, GLOBAL_COL["loss"]])
+    assert np.isfinite(on.ring.layers[:50]).all()
+    assert np.isnan(off.ring.layers[:50, :, LAYER_COL["grad_norm"]]).all()
