@@ -9,6 +9,7 @@ the number of the first step that runs under it. Several trainers can live in on
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ class Command:
 class Trainer:
     def __init__(self, cfg: Config, ring_capacity: int = 8192, chunk_seconds: float = 0.03):
         self.commands: "queue.SimpleQueue[Command]" = queue.SimpleQueue()
+        self.wake = threading.Event()  # set by submit(): an idle driver sleeps on it
+        self.n_events = 0  # events ever recorded (the deque below is bounded)
         self.chunk_seconds = chunk_seconds
         self.ring_capacity = ring_capacity
         self.events: deque[Event] = deque(maxlen=4096)
@@ -101,6 +104,7 @@ class Trainer:
     def submit(self, cmd: Command) -> None:
         """Thread-safe: queue a command; it applies before the next step."""
         self.commands.put(cmd)
+        self.wake.set()
 
     def apply_pending(self) -> list[Event]:
         applied = []
@@ -181,6 +185,7 @@ class Trainer:
     def _event(self, text: str) -> Event:
         ev = Event(self.step_count, text)
         self.events.append(ev)
+        self.n_events += 1
         self.message = text
         return ev
 
@@ -326,31 +331,33 @@ class Runner:
         self.publish(self.trainer.snapshot(self.window, status=status, boundary=self._boundary, steps_per_sec=sps))
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """Compile, then train until ``stop()`` or ``should_stop()``. Publishes every ``1/hz`` s
+        and right after any command takes effect; sleeps (no polling) while paused or diverged."""
         tr = self.trainer
         self._publish(status="compiling")
         tr.warm_up()
         self._boundary = tr.boundary()
         self._publish()
-        last_pub = last_bd = time.perf_counter()
-        rate_t, rate_n = last_pub, tr.step_count
+        last_pub = last_bd = rate_t = time.perf_counter()
+        rate_n, seen_events = tr.total_steps, tr.n_events
         sps = 0.0
         while not (self.stop_requested or should_stop()):
+            tr.wake.clear()
             remaining = None if self.max_steps is None else self.max_steps - tr.step_count
             if remaining is not None and remaining <= 0:
                 tr.paused = True
-            before = tr.step_count
             n = tr.run_chunk(max_steps=remaining)
-            if tr.step_count < before:  # reset / preset went back to step 0
-                rate_n = tr.step_count
             now = time.perf_counter()
-            if self.boundary_period and now - last_bd >= self.boundary_period and (n or self._boundary is None):
+            changed = tr.n_events != seen_events
+            seen_events = tr.n_events
+            if self.boundary_period and (changed or (n and now - last_bd >= self.boundary_period)):
                 self._boundary = tr.boundary()
                 last_bd = now
-            if now - last_pub >= self.period or (n == 0 and now - last_pub >= self.period / 3):
+            if changed or now - last_pub >= self.period:
                 if now - rate_t > 0.25:
-                    sps = max(0.0, (tr.step_count - rate_n) / (now - rate_t))
-                    rate_t, rate_n = now, tr.step_count
+                    sps = (tr.total_steps - rate_n) / (now - rate_t)
+                    rate_t, rate_n = now, tr.total_steps
                 self._publish(sps=sps if tr.status == "running" else 0.0)
                 last_pub = now
-            if n == 0:
-                time.sleep(0.01)  # paused or diverged: wait for commands without spinning
+            if n == 0:  # paused, diverged or done: sleep until a command arrives
+                tr.wake.wait(self.period)

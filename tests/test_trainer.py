@@ -174,3 +174,36 @@ def test_statistics_switch_changes_no_numerics():
     np.testing.assert_array_equal(on.ring.glob[:50, GLOBAL_COL["loss"]], off.ring.glob[:50, GLOBAL_COL["loss"]])
     assert np.isfinite(on.ring.layers[:50]).all()
     assert np.isnan(off.ring.layers[:50, :, LAYER_COL["grad_norm"]]).all()
+
+
+def test_runner_publishes_compiles_first_and_stops_promptly():
+    import threading
+    import time
+
+    from gradtui.trainer import Runner
+
+    snaps = []
+    tr = Trainer(SMALL)
+    runner = Runner(tr, snaps.append, hz=50)
+    th = threading.Thread(target=runner.run)
+    th.start()
+    deadline = time.time() + 60
+    while tr.step_count < 200 and time.time() < deadline:
+        time.sleep(0.01)
+    tr.submit(Command("pause"))
+    time.sleep(0.3)
+    n_paused = len(snaps)
+    paused_at = tr.step_count
+    time.sleep(0.5)
+    assert tr.step_count == paused_at  # paused means paused
+    assert len(snaps) - n_paused <= 40  # ~50 Hz at most while idle, no busy polling
+    tr.submit(Command("set", {"activation": "tanh"}))
+    time.sleep(0.2)
+    assert snaps[-1].config.activation == "tanh"  # published right after the command
+    t0 = time.time()
+    runner.stop()
+    th.join(5)
+    assert not th.is_alive() and time.time() - t0 < 1.0
+    assert snaps[0].status == "compiling"
+    assert any(s.status == "running" and s.step > 0 for s in snaps)
+    assert snaps[-1].boundary is not None
