@@ -138,6 +138,39 @@ def exp_batch(x, sign, out, kb):
         out[i] *= kb[i]
 
 
+# float32 twin of exp_batch: cephes expf minimax polynomial, 2^k from an int32 view; < 1 ulp
+_F = np.float32
+_L2E_F, _SHIFT_F = _F(1.4426950408889634), _F(12582912.0 + 127.0)
+_LN2_HI_F, _LN2_LO_F = _F(0.693359375), _F(-2.12194440e-4)
+_E5, _E4, _E3 = _F(1.9875691500e-4), _F(1.3981999507e-3), _F(8.3334519073e-3)
+_E2, _E1, _E0 = _F(4.1665795894e-2), _F(1.6666665459e-1), _F(5.0000001201e-1)
+_LIM_F, _ONE_F = _F(87.0), _F(1.0)
+
+
+@njit(**_OPTS)
+def exp_batch32(x, sign, out, kb):
+    """out[i] = exp(sign * x[i]) for float32 ``x``/``out``/``kb``; arguments clamped to +-87."""
+    n = x.shape[0]
+    for i in range(n):
+        v = min(max(sign * x[i], -_LIM_F), _LIM_F)
+        kd = v * _L2E_F + _SHIFT_F
+        k = kd - _SHIFT_F
+        r = v - k * _LN2_HI_F - k * _LN2_LO_F
+        p = _E5
+        p = p * r + _E4
+        p = p * r + _E3
+        p = p * r + _E2
+        p = p * r + _E1
+        p = p * r + _E0
+        kb[i] = kd
+        out[i] = p * r * r + r + _ONE_F
+    bits = kb[:n].view(np.int32)
+    for i in range(n):
+        bits[i] = bits[i] << 23
+    for i in range(n):
+        out[i] *= kb[i]
+
+
 @njit(**_RED)
 def _sum_sq(x):
     s = 0.0
@@ -183,13 +216,20 @@ def activate(y, a, d, act, scratch):
     """a = f(y), d = f'(y), elementwise over 1-D arrays (``a`` may alias ``y``).
     ``scratch``: float64 (2, >= len(y)) work space."""
     n = y.shape[0]
-    if act == 0:  # sigmoid = 1 / (1 + e^-y): exp(+-708) keeps it finite and exact at both ends
+    if act == 0 and y.itemsize == 4:  # sigmoid in float32 arithmetic throughout
+        e32 = scratch[0].view(np.float32)[:n]
+        exp_batch32(y, _F(-1.0), e32, scratch[1].view(np.float32))
+        for i in range(n):
+            s32 = _ONE_F / (_ONE_F + e32[i])
+            a[i] = s32
+            d[i] = (e32[i] * s32) * s32  # = s (1 - s) without the cancellation near s = 1
+    elif act == 0:  # sigmoid = 1 / (1 + e^-y): exp(+-708) keeps it finite and exact at both ends
         e = scratch[0, :n]
         exp_batch(y, -1.0, e, scratch[1])
         for i in range(n):
             s = 1.0 / (1.0 + e[i])
             a[i] = s
-            d[i] = s * (1.0 - s)
+            d[i] = (e[i] * s) * s  # = s (1 - s) without the cancellation near s = 1
     elif act == 1:  # tanh
         for i in range(n):
             t = math.tanh(y[i])

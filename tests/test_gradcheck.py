@@ -122,3 +122,22 @@ def test_sigmoid_is_exact_at_the_extremes():
     assert np.all(np.isfinite(a)) and np.all(np.isfinite(d))
     np.testing.assert_allclose(a, 1 / (1 + np.exp(-np.clip(z, -708, 708))), rtol=1e-15, atol=1e-300)
     assert a[3] == 0.5 and a[-1] == 1.0 and a[0] < 1e-300
+
+
+def test_fast_exp_float32_is_within_one_ulp_of_exact():
+    x = np.random.default_rng(1).uniform(-87, 87, 200_001).astype(np.float32)
+    out, kb = np.empty_like(x), np.empty_like(x)
+    K.exp_batch32(x, np.float32(1.0), out, kb)
+    exact = np.exp(x.astype(np.float64))
+    assert np.max(np.abs(out - exact) / np.spacing(exact.astype(np.float32))) <= 1.0
+
+
+def test_float32_sigmoid_matches_float64():
+    z = np.random.default_rng(2).normal(0, 8, 10_000)
+    a64, d64, a32, d32 = (np.empty_like(z), np.empty_like(z), np.empty(z.size, np.float32),
+                          np.empty(z.size, np.float32))
+    scratch = np.empty((2, z.size))
+    K.activate(z, a64, d64, 0, scratch)
+    K.activate(z.astype(np.float32), a32, d32, 0, scratch)
+    np.testing.assert_allclose(a32, a64, rtol=2e-6, atol=1e-37)
+    np.testing.assert_allclose(d32, d64, rtol=1e-5, atol=1e-37)
