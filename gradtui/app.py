@@ -1,0 +1,329 @@
+"""The Textual dashboard: the App, its keys and the wiring between the trainer thread and widgets.
+
+The trainer runs in a thread worker (:class:`gradtui.trainer.Runner`) and publishes immutable
+snapshots with ``post_message`` (non-blocking, coalesced: only the newest pending snapshot is
+kept). Every key becomes a :class:`Command`; what the widgets show comes from the next snapshot.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import traceback
+from typing import Iterable
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from gradtui.activations import ACTIVATIONS
+from gradtui.config import Config
+from gradtui.data import DATASETS
+from gradtui.initializers import INITIALIZERS
+from gradtui.optimizers import CLIPPING, OPTIMIZERS
+from gradtui.stats import Snapshot
+from gradtui.trainer import Command, Runner, Trainer
+from gradtui.widgets import BoundaryMap, DepthProfile, GradRows, LossPlot, StatusBar
+
+MIN_SIZE = (60, 16)
+UI_HZ = 10.0  # snapshots per second from the trainer
+
+
+class SnapshotMessage(Message):
+    """A new snapshot; ``applied`` = commands the trainer had taken when it was built."""
+
+    def __init__(self, snap: Snapshot, applied: int = 0) -> None:
+        super().__init__()
+        self.snap, self.applied = snap, applied
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SnapshotMessage)
+
+
+class TrainerFailed(Message):
+    def __init__(self, error: str, tb: str) -> None:
+        super().__init__()
+        self.error, self.tb = error, tb
+
+
+class CountingQueue(queue.SimpleQueue):
+    """The trainer's command queue, counting what it took (so the UI knows which snapshot
+    already reflects every key pressed)."""
+
+    taken = 0
+
+    def get_nowait(self):
+        item = super().get_nowait()
+        self.taken += 1
+        return item
+
+
+def _cycle(options: Iterable[str], current: str, step: int = 1) -> str:
+    opts = list(options)
+    i = opts.index(current) if current in opts else -1
+    return opts[(i + step) % len(opts)]
+
+
+class GradApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "gradtui"
+    BINDINGS = [
+        Binding("a", "activation(1)", "act", tooltip="next activation function"),
+        Binding("A", "activation(-1)", "act back", show=False, tooltip="previous activation function"),
+        Binding("i", "init", "init", tooltip="next initialiser (re-initialises the weights)"),
+        Binding("c", "clip", "clip", tooltip="next gradient clipping mode"),
+        Binding("o", "optimizer", "opt", tooltip="next optimiser (resets its state)"),
+        Binding("plus,equals_sign", "lr(2.0)", "lr×2", key_display="+", tooltip="learning rate × 2"),
+        Binding("minus", "lr(0.5)", "lr÷2", key_display="-", tooltip="learning rate ÷ 2"),
+        Binding("R", "residual", "residual", show=False, tooltip="toggle residual connections"),
+        Binding("b", "batchnorm", "batch norm", show=False, tooltip="toggle batch normalisation"),
+        Binding("d", "dataset", "dataset", show=False, tooltip="next data set (rebuilds: step 0)"),
+        Binding("space", "pause", "pause", key_display="spc", tooltip="pause / resume training"),
+        Binding("n", "step", "step", show=False, tooltip="one training step (while paused)"),
+        Binding("r", "reset", "reset", show=False, tooltip="reset: step 0, fresh weights and optimiser"),
+        Binding("p", "presets", "presets", show=False, tooltip="pick a preset"),
+        Binding("v", "panel", "panel", show=False,
+                tooltip="depth panel: grad norm / update ratio / saturated / dead / act std"),
+        Binding("l", "log_y", "log-y", show=False, tooltip="loss plot: log / linear y axis"),
+        Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
+        Binding("q", "quit", "quit", tooltip="quit"),
+    ]
+
+    def __init__(self, cfg: Config, *, trainer: Trainer | None = None, drive: bool = True,
+                 snapshot: Snapshot | None = None, hide_wallclock: bool = False,
+                 max_steps: int | None = None, hz: float = UI_HZ) -> None:
+        super().__init__()
+        self.trainer = trainer or Trainer(cfg)
+        self.trainer.commands = CountingQueue()
+        self.drive, self.hz, self.max_steps = drive, hz, max_steps
+        self.hide_wallclock = hide_wallclock
+        self.snap: Snapshot | None = snapshot
+        self.intent: Config = self.trainer.cfg  # config after every submitted command
+        self.submitted = 0
+        self.error = ""
+        self._stop = threading.Event()
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self.hide_wallclock, id="status")
+        with Vertical(id="main"):
+            with Horizontal(id="top"):
+                yield GradRows(id="grads")
+                yield DepthProfile(id="profile")
+            with Horizontal(id="bottom"):
+                yield LossPlot(id="loss")
+                yield BoundaryMap(id="boundary")
+        yield Static(f"Terminal too small: gradtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}.\n"
+                     "Enlarge the window (q quits).", id="too-small")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#grads").border_title = "log10 |dL/dW| per layer (input at top)  1e-10 … 1e2"
+        self.query_one("#loss").border_title = "loss (log10)  l toggles"
+        self.query_one("#boundary").border_title = "decision boundary"
+        self._title_profile()
+        self._check_size()
+        self.query_one(StatusBar).show(self.snap)
+        if self.snap is not None:
+            self._show(self.snap)
+        if self.drive:
+            self._train()
+
+    def on_resize(self) -> None:
+        self._check_size()
+
+    def _check_size(self) -> None:
+        w, h = self.size
+        self.set_class(w < MIN_SIZE[0] or h < MIN_SIZE[1], "-too-small")
+
+    def _title_profile(self) -> None:
+        self.query_one("#profile").border_title = self.query_one(DepthProfile).title + "  v"
+
+    # ------------------------------------------------------------------ trainer thread
+    @work(thread=True, exclusive=True, name="trainer", exit_on_error=False)
+    def _train(self) -> None:
+        worker = get_current_worker()
+        tr = self.trainer
+        q = tr.commands
+
+        def stop() -> bool:
+            return self._stop.is_set() or worker.is_cancelled
+
+        def publish(snap: Snapshot) -> None:
+            self.post_message(SnapshotMessage(snap, q.taken))
+
+        try:
+            publish(tr.snapshot(status="compiling"))
+            # Compile in a daemon thread: numba cannot be interrupted, but q must still quit now.
+            warm = threading.Thread(target=tr.warm_up, daemon=True, name="gradtui-compile")
+            warm.start()
+            while warm.is_alive():
+                if stop():
+                    return
+                warm.join(0.05)
+            Runner(tr, publish, hz=self.hz, max_steps=self.max_steps).run(should_stop=stop)
+        except Exception as exc:  # shown on screen, never swallowed
+            self._stop.set()
+            self.post_message(TrainerFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+    def on_snapshot_message(self, msg: SnapshotMessage) -> None:
+        if msg.applied >= self.submitted:
+            self.intent = msg.snap.config
+        self._show(msg.snap)
+
+    def on_trainer_failed(self, msg: TrainerFailed) -> None:
+        self.error = msg.error
+        self.log.error(msg.tb)
+        bar = self.query_one(StatusBar)
+        bar.error = msg.error
+        bar.show(self.snap)
+        self.notify(msg.error, title="trainer crashed", severity="error", timeout=30)
+
+    def _show(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self.query_one(StatusBar).show(snap)
+        for w in (self.query_one(GradRows), self.query_one(DepthProfile), self.query_one(LossPlot),
+                  self.query_one(BoundaryMap)):
+            w.show(snap)
+
+    # ------------------------------------------------------------------ commands
+    def submit(self, cmd: Command, intent: Config | None = None) -> None:
+        if intent is not None:
+            self.intent = intent
+        self.submitted += 1
+        self.trainer.submit(cmd)
+
+    def _set(self, **changes) -> Config:
+        new = self.intent.replace(**changes)
+        self.submit(Command("set", changes), new)
+        return new
+
+    def action_activation(self, step: int = 1) -> None:
+        self._set(activation=_cycle(ACTIVATIONS, self.intent.activation, step))
+
+    def action_init(self) -> None:
+        init = _cycle(INITIALIZERS, self.intent.init)
+        self.submit(Command("reinit", init), self.intent.replace(init=init))
+        self.notify(f"weights re-initialised with {init}", timeout=2)
+
+    def action_clip(self) -> None:
+        self._set(clip=_cycle(CLIPPING, self.intent.clip))
+
+    def action_optimizer(self) -> None:
+        opt = self._set(optimizer=_cycle(OPTIMIZERS, self.intent.optimizer)).optimizer
+        self.notify(f"optimiser {opt}: optimiser state reset", timeout=2)
+
+    def action_lr(self, factor: float) -> None:
+        self._set(lr=float(min(1e6, max(1e-12, self.intent.lr * factor))))
+
+    def action_residual(self) -> None:
+        self._set(residual=not self.intent.residual)
+
+    def action_batchnorm(self) -> None:
+        self._set(batchnorm=not self.intent.batchnorm)
+
+    def action_dataset(self) -> None:
+        self._set(dataset=_cycle(DATASETS, self.intent.dataset))
+
+    def action_pause(self) -> None:
+        self.submit(Command("toggle_pause"))
+
+    def action_step(self) -> None:
+        self.submit(Command("step", 1))
+
+    def action_reset(self) -> None:
+        self.submit(Command("reset"), self.intent)
+
+    def action_panel(self) -> None:
+        self.query_one(DepthProfile).cycle()
+        self._title_profile()
+
+    def action_log_y(self) -> None:
+        log = self.query_one(LossPlot).toggle_log()
+        self.query_one("#loss").border_title = f"loss ({'log10' if log else 'linear'})  l toggles"
+
+    def action_help(self) -> None:
+        from gradtui.screens import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_presets(self) -> None:
+        from gradtui.screens import PresetPicker
+        from gradtui.screens.presets import available_presets
+
+        presets = available_presets()
+        if not presets:
+            self.notify("no presets available (gradtui.presets not installed yet)", severity="warning")
+            return
+        self.push_screen(PresetPicker(presets), self.load_preset)
+
+    def load_preset(self, name: str | None) -> None:
+        if not name:
+            return
+        try:
+            from gradtui.presets import load_preset
+
+            cfg = load_preset(name)
+        except Exception as exc:  # PresetError or a missing module
+            self.notify(str(exc), title="preset", severity="error")
+            return
+        self.submit(Command("preset", cfg), cfg)
+        self.notify(f"preset {cfg.name}: step 0", timeout=2)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for b in self.BINDINGS:
+            if b.action not in ("quit",):
+                yield SystemCommand(b.tooltip or b.description, f"key {b.key_display or b.key}",
+                                    lambda a=b.action: self.run_action(a))
+
+
+def run_app(cfg: Config, mouse: bool = True) -> int:
+    """Run the dashboard in this terminal until the user quits. Returns an exit code."""
+    app = GradApp(cfg)
+    app.run(mouse=mouse)
+    return 1 if app.error else (app.return_code or 0)
+
+
+def fixed_snapshot(cfg: Config, steps: int, status: str | None = None) -> tuple[Trainer, Snapshot]:
+    """Run exactly ``steps`` steps synchronously (deterministic for a seed) and snapshot them."""
+    tr = Trainer(cfg)
+    done = 0
+    while done < steps:
+        n = tr.run_steps(min(512, steps - done))
+        if n == 0:  # diverged
+            break
+        done += n
+    return tr, tr.snapshot(status=status, boundary=tr.boundary())
+
+
+def static_app(cfg: Config, steps: int) -> GradApp:
+    """The real dashboard showing a fixed-step state, no trainer thread, wall-clock hidden."""
+    tr, snap = fixed_snapshot(cfg, steps)
+    return GradApp(cfg, trainer=tr, drive=False, snapshot=snap, hide_wallclock=True)
+
+
+def save_screenshot(cfg: Config, steps: int, size: tuple[int, int], path: str) -> None:
+    """Render the dashboard after exactly ``steps`` steps, headless, to an SVG at ``path``."""
+    import os
+
+    app = static_app(cfg, steps)
+
+    async def pilot(p) -> None:
+        await p.pause()
+        app.query_one(LossPlot).redraw(force=True)
+        await p.pause()
+        await p.wait_for_scheduled_animations()
+        folder, name = os.path.split(os.path.abspath(path))
+        app.save_screenshot(filename=name, path=folder)
+        app.exit(0)
+
+    app.run(headless=True, size=size, auto_pilot=pilot)

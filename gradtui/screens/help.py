@@ -1,0 +1,51 @@
+"""The ``?`` screen: every key (read from the app's bindings) and how to read the colours."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from gradtui.widgets import regime as R
+
+LEGEND = (
+    "Rows: log10 |dL/dW| per layer, input side at the top, on one shared scale "
+    f"(1e{R.LOG_LO:.0f} .. 1e{R.LOG_HI:+.0f}); '·' = no data / not finite.\n"
+    f"[{R.REGIME_COLOR['healthy']}]healthy[/]   "
+    f"[{R.REGIME_COLOR['vanishing']}]vanishing[/] < {R.VANISH_ABS:g} or < {R.VANISH_REL:g} × largest layer   "
+    f"[{R.REGIME_COLOR['exploding']}]exploding[/] > {R.EXPLODE_ABS:g} or grew > {R.EXPLODE_GROWTH:g}×   "
+    f"[{R.REGIME_COLOR['bad']}]NaN/inf[/]"
+)
+
+
+def _key_label(b: Binding) -> str:
+    names = {"plus": "+", "minus": "-", "equals_sign": "=", "question_mark": "?", "space": "space"}
+    return b.key_display or ", ".join(names.get(k.strip(), k.strip()) for k in b.key.split(","))
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 90%; max-width: 96; height: 90%; border: round $accent;
+                                  background: $surface; padding: 0 1; }
+    """
+    BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]
+
+    def compose(self) -> ComposeResult:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold")
+        table.add_column()
+        for b in self.app.BINDINGS:
+            if isinstance(b, Binding):
+                table.add_row(_key_label(b), b.tooltip or b.description)
+        with VerticalScroll() as vs:
+            vs.border_title = "gradtui keys  (esc closes)"
+            yield Static(table)
+            yield Static(Text.from_markup("\n" + LEGEND))
+            yield Static(Text.from_markup(
+                "\n[dim]Every key becomes a command for the trainer; what the status bar shows is what "
+                "the trainer runs. ctrl+p opens the command palette with every action.[/]"))

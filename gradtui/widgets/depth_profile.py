@@ -1,0 +1,101 @@
+"""Gradient-vs-depth profile: the current value of one per-layer statistic as horizontal bars.
+
+``v`` cycles the statistic: grad norm (log, the shared 1e-10..1e2 range), update:weight ratio (log,
+1e-8..1, guide at 1e-3), saturated %, dead %, activation std (linear, guide at 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual.strip import Strip
+from textual.widget import Widget
+
+from gradtui.stats import Snapshot
+from gradtui.widgets import regime as R
+
+# stat, title, log scale?, lo, hi, guide value (or None)
+MODES = (
+    ("grad_norm", "|dL/dW| by depth (log)", True, R.LOG_LO, R.LOG_HI, None),
+    ("update_ratio", "update:weight ratio (log, | = 1e-3)", True, -8.0, 0.0, -3.0),
+    ("saturated", "saturated units %", False, 0.0, 1.0, None),
+    ("dead", "dead units %", False, 0.0, 1.0, None),
+    ("act_std", "activation std (| = 1)", False, 0.0, 2.0, 1.0),
+)
+NAME_W, VALUE_W = 7, 9
+_BAR = {k: Style(color=c) for k, c in R.REGIME_COLOR.items()}
+_PLAIN = Style(color="cyan")
+_GUIDE = Style(color="magenta", bold=True)
+_DIM = Style(dim=True)
+
+
+class DepthProfile(Widget):
+    DEFAULT_CSS = "DepthProfile { height: 1fr; }"
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.mode = 0
+        self._snap: Snapshot | None = None
+        self._lines: list[Strip] = []
+        self._built_for: tuple = ()
+
+    @property
+    def title(self) -> str:
+        return MODES[self.mode][1]
+
+    def cycle(self) -> str:
+        self.mode = (self.mode + 1) % len(MODES)
+        self._built_for = ()
+        self.refresh()
+        return self.title
+
+    def show(self, snap: Snapshot) -> None:
+        self._snap = snap
+        self._built_for = ()
+        self.refresh()
+
+    def _build(self, width: int, height: int) -> None:
+        self._built_for = (width, height)
+        self._lines = []
+        snap = self._snap
+        if snap is None or snap.n_layers == 0:
+            return
+        stat, _, log, lo, hi, guide = MODES[self.mode]
+        cur = np.asarray(snap.latest_layers(stat), np.float64)
+        regimes = R.classify(snap.latest_layers("grad_norm")) if stat == "grad_norm" else None
+        bar_w = max(4, width - NAME_W - VALUE_W)
+        gcol = None if guide is None else int(round((guide - lo) / (hi - lo) * (bar_w - 1)))
+        for start, stop in R.groups(snap.n_layers, height):
+            vals = cur[start:stop]
+            with np.errstate(all="ignore"):
+                if log:
+                    lv = R.safe_log10(vals)
+                    x = float(np.nanmean(lv)) if np.isfinite(lv).any() else np.nan
+                    shown = 10 ** x if np.isfinite(x) else (vals[0] if len(vals) else np.nan)
+                else:
+                    x = float(np.nanmean(vals)) if np.isfinite(vals).any() else np.nan
+                    shown = x
+            n = 0 if not np.isfinite(x) else int(round(np.clip((x - lo) / (hi - lo), 0, 1) * bar_w))
+            style = _PLAIN
+            if regimes is not None:
+                order = ("healthy", "vanishing", "exploding", "bad")
+                style = _BAR[max(regimes[start:stop], key=order.index)]
+            bar = ["█"] * n + [" "] * (bar_w - n)
+            segs = [Segment(R.group_label(snap.layer_names, start, stop).ljust(NAME_W)[:NAME_W], _DIM)]
+            if gcol is not None and 0 <= gcol < bar_w:
+                segs += [Segment("".join(bar[:gcol]), style),
+                         Segment("|" if bar[gcol] == " " else "┃", _GUIDE),
+                         Segment("".join(bar[gcol + 1:]), style)]
+            else:
+                segs.append(Segment("".join(bar), style))
+            txt = R.sci(shown, VALUE_W) if log else (f"{100 * shown:7.1f}%" if hi == 1.0 and np.isfinite(shown)
+                                                       else R.sci(shown, VALUE_W))
+            segs.append(Segment(txt.rjust(VALUE_W), style))
+            self._lines.append(Strip(segs).crop(0, width))
+
+    def render_line(self, y: int) -> Strip:
+        w, h = self.size
+        if self._built_for != (w, h):
+            self._build(w, h)
+        return self._lines[y] if y < len(self._lines) else Strip.blank(w)

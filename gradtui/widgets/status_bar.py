@@ -1,0 +1,86 @@
+"""Two-line status bar: run state on top, the configuration the trainer is running below."""
+
+from __future__ import annotations
+
+import math
+
+from rich.text import Text
+from textual.widgets import Static
+
+from gradtui.stats import Snapshot
+
+STATE_STYLE = {
+    "compiling": "bold black on yellow",
+    "running": "bold black on green",
+    "paused": "bold black on cyan",
+    "diverged": "bold white on red",
+    "error": "bold white on red",
+}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%" if math.isfinite(x) else "–"
+
+
+def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str = "") -> Text:
+    t = Text(no_wrap=True, overflow="ellipsis")
+    if error:
+        t.append(" ERROR ", STATE_STYLE["error"])
+        t.append(f" trainer crashed: {error}", "bold red")
+        t.append("\n q quit · see the log for the traceback", "red")
+        return t
+    if snap is None:
+        t.append(" STARTING ", STATE_STYLE["compiling"])
+        return t.append("\n")
+    st = snap.status
+    t.append(f" {st.upper()} ", STATE_STYLE.get(st, "reverse"))
+    if st == "compiling":
+        t.append(" compiling kernels… (first start ~10 s, cached afterwards)", "yellow")
+    else:
+        t.append(f" step {snap.step:,}", "bold")
+        if not hide_wallclock and st == "running":
+            t.append(f"  {snap.steps_per_sec:,.0f} steps/s", "dim")
+        loss = snap.latest("loss")
+        t.append(f"  loss {loss:.3g}" if math.isfinite(loss) else "  loss nan", "red" if not math.isfinite(loss) else "")
+        if snap.task == "classify":
+            t.append(f"  test acc {_pct(snap.last_finite('test_acc'))}")
+        if st == "diverged":
+            t.append("  r reset · c clip · - lower lr", "bold red")
+        elif st == "paused":
+            t.append("  space resume · n step", "cyan")
+        if snap.message and st not in ("diverged",):
+            t.append(f"  {snap.message}", "dim italic")
+    c = snap.config
+    t.append("\n")
+    t.append(f" {c.name} ", "reverse")
+    # each setting is labelled with the key that cycles it
+    parts = [("a", c.activation), ("i", c.init), ("o", c.optimizer), ("c", c.clip),
+             ("lr", f"{c.lr:g}" + ("" if c.schedule == "constant" else f" {c.schedule}")), ("d", c.dataset)]
+    for k, v in parts:
+        t.append(f" {k}:", "dim")
+        t.append(f"{v}", "bold")
+    if c.residual:
+        t.append(" +res", "bold magenta")
+    if c.batchnorm:
+        t.append(" +bn", "bold magenta")
+    return t
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = "StatusBar { height: 2; background: $boost; text-wrap: nowrap; text-overflow: ellipsis; }"
+
+    def __init__(self, hide_wallclock: bool = False, **kw) -> None:
+        super().__init__("", **kw)
+        self.hide_wallclock = hide_wallclock
+        self._last = ""
+        self.error = ""
+
+    def show(self, snap: Snapshot | None) -> None:
+        text = status_text(snap, self.hide_wallclock, self.error)
+        if text.markup != self._last:  # repaint only on change
+            self._last = text.markup
+            self.update(text)
+
+    @property
+    def plain(self) -> str:
+        return self._last
