@@ -369,8 +369,13 @@ def stats_cost(tr, plan: Plan) -> tuple[float | None, str]:
             thetas[key] = tr.mlp.theta.copy()
     except Exception as e:  # noqa: BLE001 - report, don't guess
         return None, f"{how} could not run ({type(e).__name__}: {e}): not measured"
-    if not np.array_equal(thetas["on"], thetas["off"]):
-        return None, f"{how} does not train like the original: not measured"
+    # the switch must train bit for bit like the original; the copy may differ in the last bits if
+    # LLVM vectorises differently, never by more
+    same = (np.array_equal(thetas["on"], thetas["off"]) if variants["off"][0] is K else
+            np.allclose(thetas["on"], thetas["off"], rtol=1e-5 if tr.mlp.dtype == np.float32 else 1e-12, atol=0))
+    if not same:
+        err = float(np.max(np.abs(thetas["on"].astype(np.float64) - thetas["off"])))
+        return None, f"{how} does not train like the original (max |dtheta| {err:.2g}): not measured"
     runs = {}
     for key, (kmod, icfg) in variants.items():
         icfg0, tr.icfg = tr.icfg, icfg
