@@ -71,6 +71,9 @@ def _cycle(options: Iterable[str], current: str, step: int = 1) -> str:
 
 class GradApp(App[int]):
     CSS_PATH = "app.tcss"
+    # Screens get -narrow / -short below the minimum size; app.tcss swaps the layout for a message.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_SIZE[0], "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_SIZE[1], "-tall")]
     TITLE = "gradtui"
     BINDINGS = [
         Binding("a", "activation(1)", "act", tooltip="next activation function"),
@@ -127,19 +130,11 @@ class GradApp(App[int]):
         self.query_one("#loss").border_title = "loss (log10)  l toggles"
         self.query_one("#boundary").border_title = "decision boundary"
         self._title_profile()
-        self._check_size()
         self.query_one(StatusBar).show(self.snap)
         if self.snap is not None:
             self._show(self.snap)
         if self.drive:
             self._train()
-
-    def on_resize(self) -> None:
-        self._check_size()
-
-    def _check_size(self) -> None:
-        w, h = self.size
-        self.set_class(w < MIN_SIZE[0] or h < MIN_SIZE[1], "-too-small")
 
     def _title_profile(self) -> None:
         self.query_one("#profile").border_title = self.query_one(DepthProfile).title + "  v"

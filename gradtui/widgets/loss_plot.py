@@ -33,6 +33,11 @@ class LossPlot(PlotextPlot):
     def show(self, snap: Snapshot) -> None:
         self._snap = snap
         self._hist.add(snap)
+        if self._drawn is None:  # first data: draw now, then at most hz times a second
+            self.redraw()
+
+    def on_resize(self) -> None:
+        self.redraw(force=True)
 
     def toggle_log(self) -> bool:
         self.log_y = not self.log_y

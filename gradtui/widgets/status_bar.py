@@ -82,5 +82,6 @@ class StatusBar(Static):
             self.update(text)
 
     @property
-    def plain(self) -> str:
-        return self._last
+    def text(self) -> str:
+        """The plain text shown (for tests)."""
+        return Text.from_markup(self._last).plain

@@ -1,0 +1,220 @@
+"""Pilot tests of the dashboard with a real trainer thread: keys reach the trainer in order, the
+status bar follows, crashes are shown, small terminals get a message, and the app quits promptly."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from gradtui.activations import ACTIVATIONS
+from gradtui.app import GradApp, _cycle
+from gradtui.config import Config
+from gradtui.optimizers import CLIPPING, OPTIMIZERS
+from gradtui.stats import Snapshot
+from gradtui.trainer import Trainer
+from gradtui.widgets import GradRows, StatusBar
+from gradtui.widgets import regime as R
+
+SMALL = Config(name="tiny", depth=3, width=8, n_samples=200, batch_size=16, activation="sigmoid",
+               init="xavier_normal", lr=0.1)
+ACTS = list(ACTIVATIONS)
+
+
+async def until(pilot, cond, timeout: float = 60.0, what: str = "") -> None:
+    """Let the app run until ``cond()`` holds (the first start may compile kernels)."""
+    t0 = time.monotonic()
+    while not cond():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"timed out waiting for {what or cond}")
+        await pilot.pause(0.02)
+
+
+def running(app: GradApp) -> bool:
+    return app.snap is not None and app.snap.status == "running" and app.snap.step > 0
+
+
+def bar(app: GradApp) -> str:
+    return app.query_one(StatusBar).text
+
+
+async def test_keys_change_trainer_config_and_status_bar():
+    app = GradApp(SMALL)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: running(app), what="first running snapshot")
+        assert "a:sigmoid" in bar(app)
+        await pilot.press("a")
+        nxt = _cycle(ACTS, "sigmoid")
+        await until(pilot, lambda: app.trainer.cfg.activation == nxt, 2, "activation applied")
+        t0 = time.monotonic()
+        await until(pilot, lambda: f"a:{nxt}" in bar(app), 2, "status bar shows the new activation")
+        assert time.monotonic() - t0 < 0.5
+        await pilot.press("A")
+        await until(pilot, lambda: "a:sigmoid" in bar(app), 2, "activation back")
+        await pilot.press("c", "o", "R", "b")
+        await until(pilot, lambda: app.trainer.cfg.clip == _cycle(CLIPPING, "none")
+                    and app.trainer.cfg.optimizer == _cycle(OPTIMIZERS, "sgd")
+                    and app.trainer.cfg.residual and app.trainer.cfg.batchnorm, 2, "c o R b")
+        await until(pilot, lambda: "+res" in bar(app) and "+bn" in bar(app), 2, "status +res +bn")
+        await pilot.press("plus")
+        await until(pilot, lambda: app.trainer.cfg.lr == pytest.approx(0.2), 2, "lr doubled")
+        await until(pilot, lambda: "lr:0.2" in bar(app), 2, "status lr")
+        await pilot.press("i")
+        await until(pilot, lambda: app.trainer.cfg.init != "xavier_normal", 2, "init cycled")
+        await pilot.press("q")
+
+
+async def test_rapid_burst_applies_every_key_in_order():
+    app = GradApp(SMALL)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: running(app), what="first running snapshot")
+        keys = ["a"] * 7 + ["minus"] * 5 + ["c"] * 3 + ["A"] * 2 + ["plus"]
+        await pilot.press(*keys)
+        want_act = ACTS[(ACTS.index("sigmoid") + 7 - 2) % len(ACTS)]
+        want_clip = list(CLIPPING)[3 % len(CLIPPING)]
+        want_lr = 0.1 / 32 * 2
+
+        def done() -> bool:
+            c = app.trainer.cfg
+            return c.activation == want_act and c.clip == want_clip and c.lr == pytest.approx(want_lr)
+
+        await until(pilot, done, 3, "burst applied")
+        await until(pilot, lambda: f"a:{want_act}" in bar(app) and f"lr:{want_lr:g}" in bar(app), 2,
+                    "status bar after burst")
+        # every key was an event, in order (the queue keeps them; nothing was debounced away)
+        texts = [e.text for e in app.trainer.events if e.text.startswith("activation=")]
+        assert len(texts) == 9
+
+
+async def test_pause_step_reset():
+    app = GradApp(SMALL)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: running(app), what="running")
+        await pilot.press("space")
+        await until(pilot, lambda: app.snap.status == "paused", 2, "paused")
+        s0 = app.snap.step
+        await pilot.pause(0.2)
+        assert app.trainer.step_count == s0
+        await pilot.press("n", "n", "n")
+        await until(pilot, lambda: app.snap.step == s0 + 3, 2, "three single steps")
+        assert "PAUSED" in bar(app)
+        await pilot.press("r")
+        await until(pilot, lambda: app.snap.step == 0, 2, "reset to step 0")
+        await pilot.press("space")
+        await until(pilot, lambda: app.snap.status == "running" and app.snap.step > 0, 2, "resumed")
+
+
+async def test_quit_is_prompt_and_stops_the_trainer():
+    app = GradApp(SMALL)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: running(app), what="running")
+        worker = next(w for w in app.workers if w.name == "trainer")
+        t0 = time.monotonic()
+        await pilot.press("q")
+    assert time.monotonic() - t0 < 1.5
+    t1 = time.monotonic()
+    while not worker.is_finished and time.monotonic() - t1 < 1.0:
+        time.sleep(0.01)
+    assert worker.is_finished, "trainer thread still running after quit"
+    steps = app.trainer.step_count
+    time.sleep(0.2)
+    assert app.trainer.step_count == steps
+
+
+class CrashingTrainer(Trainer):
+    def run_chunk(self, *a, **kw):
+        if self.step_count >= 5:
+            raise FloatingPointError("kaboom in the kernel")
+        return super().run_chunk(max_steps=5)
+
+
+async def test_trainer_crash_is_shown_not_swallowed():
+    app = GradApp(SMALL, trainer=CrashingTrainer(SMALL))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.error != "", what="error reported")
+        await pilot.pause(0.05)
+        assert "ERROR" in bar(app) and "kaboom" in bar(app)
+        assert app.is_running
+        await pilot.press("q")
+
+
+async def test_small_terminal_shows_a_message():
+    app = GradApp(SMALL, drive=False)
+    async with app.run_test(size=(50, 12)) as pilot:
+        await pilot.pause()
+        assert app.query_one("#too-small").display
+        assert not app.query_one("#main").display
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert not app.query_one("#too-small").display
+        assert app.query_one("#main").display
+
+
+async def test_help_screen_and_palette_list_every_key():
+    app = GradApp(SMALL, drive=False)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        from gradtui.screens import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for b in app.BINDINGS:
+            if b.action != "quit":
+                assert (b.tooltip or b.description) in titles
+
+
+async def test_preset_picker_loads_a_preset():
+    pytest.importorskip("gradtui.presets")
+    app = GradApp(SMALL)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: running(app), what="running")
+        await pilot.press("p")
+        await pilot.pause()
+        from gradtui.screens import PresetPicker
+
+        assert isinstance(app.screen, PresetPicker)
+        app.screen.dismiss("relu-he")
+        await until(pilot, lambda: app.trainer.cfg.name == "relu-he", 3, "preset applied")
+        await until(pilot, lambda: "relu-he" in bar(app) and "a:relu" in bar(app), 2, "status shows preset")
+
+
+# ------------------------------------------------------------------ widget helpers (no app)
+def test_regimes_and_nan_safety():
+    cur = np.array([1e-12, 1e-6, 1e-2, 1.0, np.nan, np.inf])
+    assert R.classify(cur) == ["vanishing", "vanishing", "healthy", "healthy", "bad", "bad"]
+    assert R.classify([1e-2, 1e3]) == ["vanishing", "exploding"]  # relative to the largest layer
+    assert R.classify([2.0], first=[0.001]) == ["exploding"]  # grew 2000x
+    s = R.spark(np.array([np.nan, -np.inf, -100, R.LOG_LO, R.LOG_HI, 50]))
+    assert s[0] == "·" and s[1] == "·" and s[2] == "▁" and s[4] == "█" and s[5] == "█"
+    assert R.sci(float("nan")).strip() == "nan" and R.sci(1.234e-9) == "1.23e-09"
+    assert R.groups(21, 13)[0] == (0, 2) and R.groups(21, 13)[-1][1] == 21 and len(R.groups(21, 13)) == 13
+    b = R.bucket_mean(np.array([[1.0], [np.nan], [3.0], [np.inf]]), 2)
+    assert b[0, 0] == 1.0 and b[1, 0] == 3.0
+
+
+async def test_grad_rows_survive_nan_and_share_one_scale():
+    tr = Trainer(SMALL)
+    tr.run_steps(20)
+    snap = tr.snapshot()
+    layers = np.array(snap.layers)
+    col = list(snap.layer_names)
+    from gradtui.stats import LAYER_COL
+
+    layers[-1, 0, LAYER_COL["grad_norm"]] = np.nan
+    layers[-1, 1, LAYER_COL["grad_norm"]] = 1e-9
+    layers[-1, 2, LAYER_COL["grad_norm"]] = 1e-1
+    bad = Snapshot.build(snap.config, col, snap.step, "diverged", np.array(snap.steps), np.array(snap.glob), layers)
+    app = GradApp(SMALL, drive=False, snapshot=bad)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        rows = app.query_one(GradRows)
+        lines = ["".join(s.text for s in rows.render_line(y)) for y in range(4)]
+        assert "NaN/inf" in lines[0] and "nan" in lines[0]
+        # the same scale for every row: 1e-9 draws a low bar, 1e-1 a high one
+        assert lines[1].rstrip().split()[1][-1] in "▁▂" and lines[2].split()[1][-1] in "▆▇"
+        assert "DIVERGED" in bar(app) and "r reset" in bar(app)
