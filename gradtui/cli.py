@@ -106,6 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_size, default=None, metavar="WxH",
                    help=f"screenshot size in cells (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
     p.add_argument("--no-mouse", action="store_true", help="dashboard without mouse tracking (e.g. over SSH)")
+    p.add_argument("--record", metavar="SESSION.jsonl", default=None,
+                   help="record the seed, the preset and every command with its step, to share or replay")
+    p.add_argument("--replay", metavar="SESSION.jsonl", default=None,
+                   help="with --headless: reproduce a recorded session bit for bit (its config replaces --preset)")
     return p
 
 
@@ -135,6 +139,14 @@ def _check_args(args) -> None:
         raise UsageError("--size needs --screenshot")
     if args.steps is not None and not (args.headless or args.screenshot):
         raise UsageError("--steps needs --headless or --screenshot")
+    if args.replay and not args.headless:
+        raise UsageError("--replay needs --headless")
+    if args.replay and (args.preset or args.overrides or args.seed is not None):
+        raise UsageError("--replay takes the session's own configuration: drop --preset/--set/--seed")
+    if args.record and args.screenshot:
+        raise UsageError("--record goes with the dashboard or --headless")
+    if args.record:
+        check_writable(args.record, "--record")
     if args.export:
         from gradtui.export import ExportError, check_suffix
         check_writable(args.export, "--export")
@@ -173,7 +185,7 @@ def cmd_dashboard(cfg, args) -> int:
     except ImportError as e:
         return _fail(f"the dashboard is not available ({e})")
     with quiet_numerics():
-        rc = run_app(cfg, mouse=not args.no_mouse)
+        rc = run_app(cfg, mouse=not args.no_mouse, record=args.record)
     return rc if isinstance(rc, int) else 0
 
 
@@ -242,13 +254,39 @@ def summary(trainer) -> str:
     return "\n".join(lines)
 
 
-def cmd_headless(cfg, args) -> int:
+@contextlib.contextmanager
+def stop_on_signals():
+    """SIGTERM and SIGHUP (a closed SSH session) stop a headless run like Ctrl+C: the export and
+    record files are flushed and closed, the summary printed."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            with contextlib.suppress(ValueError, OSError):  # not the main thread / unsupported
+                old[sig] = signal.signal(sig, interrupt)
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def cmd_headless(cfg, args, session=None) -> int:
     import numpy as np
 
     from gradtui.stats import GLOBAL_COL
     from gradtui.trainer import Trainer
 
-    n_steps = args.steps or DEFAULT_HEADLESS_STEPS
+    if session is not None:
+        n_steps = args.steps or session.end or (session.commands[-1][0] if session.commands else 0)
+        n_steps = n_steps or DEFAULT_HEADLESS_STEPS
+    else:
+        n_steps = args.steps or DEFAULT_HEADLESS_STEPS
     try:
         trainer = Trainer(cfg)
     except ValueError as e:
@@ -266,6 +304,10 @@ def cmd_headless(cfg, args) -> int:
         except OSError as e:
             raise UsageError(f"--export {args.export}: {e.strerror or e}") from None
         pump = ExportPump(trainer, exporter)
+    recorder = None
+    if args.record:
+        from gradtui.session import Recorder
+        recorder = Recorder(args.record, trainer)
 
     t0 = last = time.perf_counter()
     last_steps = 0
@@ -280,21 +322,33 @@ def cmd_headless(cfg, args) -> int:
         print(f"step {trainer.step_count}/{n_steps}  loss {loss:.4g}  acc {acc_s}  "
               f"{rate:,.0f} steps/s  {trainer.status}", file=err, flush=True)
 
+    def after_chunk(tr) -> None:
+        nonlocal last, last_steps
+        if pump:
+            pump.pump()
+        now = time.perf_counter()
+        if now - last >= 1.0:
+            progress(now)
+            last, last_steps = now, trainer.step_count
+
     try:
-        with quiet_numerics():
-            while trainer.step_count < n_steps and not trainer.diverged:
-                trainer.run_chunk(max_steps=n_steps - trainer.step_count, seconds=0.05)
-                if pump:
-                    pump.pump()
-                now = time.perf_counter()
-                if now - last >= 1.0:
-                    progress(now)
-                    last, last_steps = now, trainer.step_count
+        with quiet_numerics(), stop_on_signals():
+            if session is not None:
+                from gradtui.session import replay
+                replay(session, trainer, until=n_steps, after_chunk=after_chunk)
+            else:
+                while trainer.step_count < n_steps and not trainer.diverged:
+                    trainer.run_chunk(max_steps=n_steps - trainer.step_count, seconds=0.05)
+                    after_chunk(trainer)
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        if pump:
+            pump.pump()
         if exporter:
             exporter.close()
+        if recorder:
+            recorder.close()
     elapsed = time.perf_counter() - t0
     if interrupted:
         print(f"interrupted at step {trainer.step_count}", file=err)
@@ -327,6 +381,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list_presets:
             return cmd_list_presets()
         _check_args(args)
+        if args.replay:
+            from gradtui.session import SessionError, load_session
+            try:
+                session = load_session(args.replay)
+            except SessionError as e:
+                raise UsageError(f"--replay {e}") from None
+            return cmd_headless(session.config, args, session)
         cfg = load_preset(args.preset or DEFAULT_PRESET, args.overrides, args.seed)
         if args.headless:
             return cmd_headless(cfg, args)

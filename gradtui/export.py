@@ -73,7 +73,11 @@ class Exporter:
         self._f: IO[str] = open(self.path, "w", encoding="utf-8", newline="")
 
     def write(self, steps: np.ndarray, glob: np.ndarray, layers: np.ndarray,
-              events_by_step: Mapping[int, Sequence[str]] | None = None) -> None:
+              events_by_step: Mapping[int, Sequence[str]] | None = None,
+              layer_names: Sequence[str] | None = None) -> None:
+        """Append rows; ``layer_names`` when the network was rebuilt with another depth."""
+        if layer_names is not None:
+            self.layer_names = tuple(layer_names)
         ev = events_by_step or {}
         for k in range(len(steps)):
             step = int(steps[k])
@@ -105,7 +109,9 @@ class CsvExporter(Exporter):
     def __init__(self, path: Path, layer_names: Sequence[str]):
         super().__init__(path, layer_names)
         self._w = csv.writer(self._f, lineterminator="\n")
-        self._w.writerow(csv_header(len(self.layer_names)))
+        header = csv_header(len(self.layer_names))
+        self._width = len(header)
+        self._w.writerow(header)
 
     def _write_row(self, step, glob, layers, events) -> None:
         def cell(v):
@@ -119,6 +125,9 @@ class CsvExporter(Exporter):
                EVENT_SEP.join(events)]
         for i in range(len(self.layer_names)):
             row += [cell(_num(layers[i, s.col])) for s in LAYER_STATS]
+        # columns follow the first network; a shallower rebuild leaves the rest empty, a deeper
+        # one writes longer rows
+        row += [""] * (self._width - len(row))
         self._w.writerow(row)
 
 
@@ -149,18 +158,17 @@ class ExportPump:
         self.exporter = exporter
         self._ring = trainer.ring
         self._count = trainer.ring.count
-        self._events_seen = len(trainer.events)
+        self._events_seen = trainer.n_events
         self._pending: list = []
 
     def pump(self) -> int:
         tr = self.trainer
         if tr.ring is not self._ring:  # rebuilt (reset / preset / new network): a fresh ring
             self._ring, self._count = tr.ring, 0
-        events = list(tr.events)
-        if len(events) < self._events_seen:  # pragma: no cover - deque overflow
-            self._events_seen = 0
-        self._pending += events[self._events_seen:]
-        self._events_seen = len(events)
+        new = min(tr.n_events - self._events_seen, len(tr.events))  # the deque keeps the newest
+        if new > 0:
+            self._pending += list(tr.events)[-new:]
+        self._events_seen = tr.n_events
         steps, glob, layers = self._ring.since(self._count)
         self._count = self._ring.count
         if len(steps) == 0:
@@ -176,5 +184,5 @@ class ExportPump:
             else:
                 by_step[min(max(ev.step, first), last)].append(ev.text)
         self._pending = keep
-        self.exporter.write(steps, glob, layers, by_step)
+        self.exporter.write(steps, glob, layers, by_step, tr.layer_names)
         return len(steps)

@@ -86,3 +86,47 @@ def test_bad_session_files_fail_with_one_line(tmp_path, content, fragment):
 def test_missing_session_file(tmp_path):
     with pytest.raises(SessionError, match="cannot read"):
         load_session(tmp_path / "nope.jsonl")
+
+
+def test_cli_replay_reproduces_the_recorded_statistics(tmp_path, capsys):
+    from gradtui.cli import main
+    from gradtui.stats import LAYER_COL
+
+    path = tmp_path / "s.jsonl"
+    live = live_run(path)
+    out = tmp_path / "replayed.jsonl"
+    assert main(["--headless", "--replay", str(path), "--export", str(out)]) == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(rows) == live.total_steps
+    steps, glob, layers = live.ring.last(live.step_count)  # the final preset's segment
+    tail = rows[-len(steps):]
+    assert [r["step"] for r in tail] == steps.tolist()
+    assert [r["layers"][0]["grad_norm"] for r in tail] == layers[:, 0, LAYER_COL["grad_norm"]].tolist()
+    assert any(r["events"] for r in rows)
+
+
+def test_cli_record_then_replay_headless(tmp_path, capsys):
+    from gradtui.cli import main
+
+    rec = tmp_path / "r.jsonl"
+    assert main(["--preset", "relu-he", "--set", "depth=3", "--headless", "--steps", "120",
+                 "--record", str(rec)]) == 0
+    first = capsys.readouterr().out
+    assert load_session(rec).end == 120
+    assert main(["--headless", "--replay", str(rec)]) == 0
+    assert capsys.readouterr().out == first  # the same summary, to the last digit
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["--replay", "x.jsonl"], "--replay needs --headless"),
+    (["--headless", "--replay", "x.jsonl", "--preset", "relu-he"], "drop --preset"),
+    (["--headless", "--replay", "missing.jsonl"], "cannot read"),
+    (["--screenshot", "a.svg", "--record", "r.jsonl"], "--record goes with"),
+])
+def test_cli_session_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, fragment):
+    from gradtui.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1

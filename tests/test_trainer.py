@@ -184,7 +184,7 @@ def test_runner_publishes_compiles_first_and_stops_promptly():
 
     snaps = []
     tr = Trainer(SMALL)
-    runner = Runner(tr, snaps.append, hz=50)
+    runner = Runner(tr, snaps.append, hz=20)
     th = threading.Thread(target=runner.run)
     th.start()
     deadline = time.time() + 60
@@ -196,7 +196,7 @@ def test_runner_publishes_compiles_first_and_stops_promptly():
     paused_at = tr.step_count
     time.sleep(0.5)
     assert tr.step_count == paused_at  # paused means paused
-    assert len(snaps) - n_paused <= 40  # ~50 Hz at most while idle, no busy polling
+    assert len(snaps) - n_paused <= 15  # 20 Hz at most while idle (10 in 0.5 s), no busy polling
     tr.submit(Command("set", {"activation": "tanh"}))
     time.sleep(0.2)
     assert snaps[-1].config.activation == "tanh"  # published right after the command
