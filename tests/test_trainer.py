@@ -188,7 +188,7 @@ def test_runner_publishes_compiles_first_and_stops_promptly():
     th = threading.Thread(target=runner.run)
     th.start()
     deadline = time.time() + 60
-    while tr.step_count < 200 and time.time() < deadline:
+    while not any(s.status == "running" and s.step > 0 for s in snaps) and time.time() < deadline:
         time.sleep(0.01)
     tr.submit(Command("pause"))
     time.sleep(0.3)
