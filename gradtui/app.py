@@ -110,6 +110,7 @@ class GradApp(App[int]):
         self.submitted = 0
         self.error = ""
         self._stop = threading.Event()
+        self.trainer_done = threading.Event()  # set when the trainer thread has returned
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -165,6 +166,8 @@ class GradApp(App[int]):
         except Exception as exc:  # shown on screen, never swallowed
             self._stop.set()
             self.post_message(TrainerFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        finally:
+            self.trainer_done.set()
 
     def on_unmount(self) -> None:
         self._stop.set()

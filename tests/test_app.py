@@ -31,6 +31,14 @@ async def until(pilot, cond, timeout: float = 60.0, what: str = "") -> None:
         await pilot.pause(0.02)
 
 
+async def press(pilot, *keys: str) -> None:
+    """Press keys without pilot.press's wait-for-idle: with a trainer thread busy the process
+    is never idle, and pilot.press would wait ~2 s per key."""
+    for k in keys:
+        pilot.app.simulate_key(k)
+    await pilot.pause(0)
+
+
 def running(app: GradApp) -> bool:
     return app.snap is not None and app.snap.status == "running" and app.snap.step > 0
 
@@ -44,25 +52,25 @@ async def test_keys_change_trainer_config_and_status_bar():
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: running(app), what="first running snapshot")
         assert "a:sigmoid" in bar(app)
-        await pilot.press("a")
+        await press(pilot, "a")
         nxt = _cycle(ACTS, "sigmoid")
         await until(pilot, lambda: app.trainer.cfg.activation == nxt, 2, "activation applied")
         t0 = time.monotonic()
         await until(pilot, lambda: f"a:{nxt}" in bar(app), 2, "status bar shows the new activation")
         assert time.monotonic() - t0 < 0.5
-        await pilot.press("A")
+        await press(pilot, "A")
         await until(pilot, lambda: "a:sigmoid" in bar(app), 2, "activation back")
-        await pilot.press("c", "o", "R", "b")
+        await press(pilot, "c", "o", "R", "b")
         await until(pilot, lambda: app.trainer.cfg.clip == _cycle(CLIPPING, "none")
                     and app.trainer.cfg.optimizer == _cycle(OPTIMIZERS, "sgd")
                     and app.trainer.cfg.residual and app.trainer.cfg.batchnorm, 2, "c o R b")
         await until(pilot, lambda: "+res" in bar(app) and "+bn" in bar(app), 2, "status +res +bn")
-        await pilot.press("plus")
+        await press(pilot, "plus")
         await until(pilot, lambda: app.trainer.cfg.lr == pytest.approx(0.2), 2, "lr doubled")
         await until(pilot, lambda: "lr:0.2" in bar(app), 2, "status lr")
-        await pilot.press("i")
+        await press(pilot, "i")
         await until(pilot, lambda: app.trainer.cfg.init != "xavier_normal", 2, "init cycled")
-        await pilot.press("q")
+        await press(pilot, "q")
 
 
 async def test_rapid_burst_applies_every_key_in_order():
@@ -70,7 +78,7 @@ async def test_rapid_burst_applies_every_key_in_order():
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: running(app), what="first running snapshot")
         keys = ["a"] * 7 + ["minus"] * 5 + ["c"] * 3 + ["A"] * 2 + ["plus"]
-        await pilot.press(*keys)
+        await press(pilot, *keys)
         want_act = ACTS[(ACTS.index("sigmoid") + 7 - 2) % len(ACTS)]
         want_clip = list(CLIPPING)[3 % len(CLIPPING)]
         want_lr = 0.1 / 32 * 2
@@ -91,17 +99,17 @@ async def test_pause_step_reset():
     app = GradApp(SMALL)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: running(app), what="running")
-        await pilot.press("space")
+        await press(pilot, "space")
         await until(pilot, lambda: app.snap.status == "paused", 2, "paused")
         s0 = app.snap.step
         await pilot.pause(0.2)
         assert app.trainer.step_count == s0
-        await pilot.press("n", "n", "n")
+        await press(pilot, "n", "n", "n")
         await until(pilot, lambda: app.snap.step == s0 + 3, 2, "three single steps")
         assert "PAUSED" in bar(app)
-        await pilot.press("r")
+        await press(pilot, "r")
         await until(pilot, lambda: app.snap.step == 0, 2, "reset to step 0")
-        await pilot.press("space")
+        await press(pilot, "space")
         await until(pilot, lambda: app.snap.status == "running" and app.snap.step > 0, 2, "resumed")
 
 
@@ -111,12 +119,10 @@ async def test_quit_is_prompt_and_stops_the_trainer():
         await until(pilot, lambda: running(app), what="running")
         worker = next(w for w in app.workers if w.name == "trainer")
         t0 = time.monotonic()
-        await pilot.press("q")
+        await press(pilot, "q")
     assert time.monotonic() - t0 < 1.5
-    t1 = time.monotonic()
-    while not worker.is_finished and time.monotonic() - t1 < 1.0:
-        time.sleep(0.01)
-    assert worker.is_finished, "trainer thread still running after quit"
+    assert app.trainer_done.wait(1.0), "trainer thread still running 1 s after quit"
+    assert worker.is_finished
     steps = app.trainer.step_count
     time.sleep(0.2)
     assert app.trainer.step_count == steps
@@ -136,7 +142,7 @@ async def test_trainer_crash_is_shown_not_swallowed():
         await pilot.pause(0.05)
         assert "ERROR" in bar(app) and "kaboom" in bar(app)
         assert app.is_running
-        await pilot.press("q")
+        await press(pilot, "q")
 
 
 async def test_small_terminal_shows_a_message():
@@ -154,7 +160,7 @@ async def test_small_terminal_shows_a_message():
 async def test_help_screen_and_palette_list_every_key():
     app = GradApp(SMALL, drive=False)
     async with app.run_test(size=(100, 40)) as pilot:
-        await pilot.press("question_mark")
+        await pilot.press("question_mark")  # the real key path (no busy trainer here)
         await pilot.pause()
         from gradtui.screens import HelpScreen
 
@@ -173,7 +179,7 @@ async def test_preset_picker_loads_a_preset():
     app = GradApp(SMALL)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: running(app), what="running")
-        await pilot.press("p")
+        await press(pilot, "p")
         await pilot.pause()
         from gradtui.screens import PresetPicker
 
