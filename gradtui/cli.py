@@ -185,7 +185,8 @@ def cmd_dashboard(cfg, args) -> int:
     except ImportError as e:
         return _fail(f"the dashboard is not available ({e})")
     with quiet_numerics():
-        rc = run_app(cfg, mouse=not args.no_mouse, record=args.record)
+        extra = {"record": args.record} if args.record else {}
+        rc = run_app(cfg, mouse=not args.no_mouse, **extra)
     return rc if isinstance(rc, int) else 0
 
 
