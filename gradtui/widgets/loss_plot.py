@@ -53,7 +53,7 @@ class LossPlot(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        width = max(10, self.size.width * 2)
+        width = 256  # fixed bucket count: the picture depends on the data only (stable snapshots)
         steps, loss, acc = self._hist.arrays()
         y = R.safe_log10(loss) if self.log_y else np.where(np.isfinite(loss), loss, np.nan)
         xs = R.bucket_mean(steps[:, None], width)[:, 0] if len(steps) else steps
@@ -63,12 +63,16 @@ class LossPlot(PlotextPlot):
         if not self._has_data:
             self.refresh()
             return
+        # Colliding tick labels are dropped in an order that depends on Python's string hashing
+        # (differs per process): a short plot gets only non-colliding ticks.
+        many = self.size.height >= 10
         plt.plot(xs[ok].tolist(), ys[ok].tolist(), color="cyan", marker="braille")
         aok = np.isfinite(acc)
         if snap.task == "classify" and aok.sum() >= 1:
             plt.plot(steps[aok].tolist(), acc[aok].tolist(), color="green", marker="braille", yside="right")
             plt.ylim(0, 1, yside="right")
-            plt.yticks([0, 0.5, 1], ["0%", "50%", "100%"], yside="right")
+            yt = [0, 0.5, 1] if many else [0, 1]
+            plt.yticks(yt, [f"{100 * v:.0f}%" for v in yt], yside="right")
         x_lo, x_hi = float(xs[ok].min()), float(xs[ok].max())
         for ev in snap.events[-8:]:
             if x_lo < ev.step <= x_hi:
@@ -77,8 +81,10 @@ class LossPlot(PlotextPlot):
             plt.xlim(x_lo - 1, x_lo + 1)
         if self.log_y:  # label the log10 axis with the loss values themselves
             y_lo, y_hi = float(ys[ok].min()), float(ys[ok].max())
-            yt = np.linspace(y_lo, y_hi, 3) if y_hi > y_lo else np.array([y_lo])
+            yt = np.linspace(y_lo, y_hi, 3 if many else 2) if y_hi > y_lo else np.array([y_lo])
             plt.yticks(yt.tolist(), [f"{10 ** v:.3g}" for v in yt])
+        else:
+            plt.yfrequency(3 if many else 2)
         ticks = np.unique(np.linspace(x_lo, max(x_hi, x_lo + 1), 3).round().astype(int))
         plt.xticks(ticks.tolist(), [f"{t:,}" for t in ticks])
         plt.yfrequency(3)

@@ -1,0 +1,53 @@
+"""SVG snapshot tests of the dashboard. Every state is rendered from a seeded, fixed number of
+steps run synchronously (no free-running trainer) with wall-clock figures hidden, so the
+baselines in tests/__snapshots__/ are stable run to run. Update with --snapshot-update."""
+
+from __future__ import annotations
+
+import pytest
+
+from gradtui.app import static_app
+from gradtui.config import Config
+
+try:
+    from gradtui.presets import load_preset
+except ImportError:  # pragma: no cover - presets landed with the dashboard
+    load_preset = None
+
+
+def preset(name: str) -> Config:
+    if load_preset is None:
+        pytest.skip("gradtui.presets not available")
+    return load_preset(name)
+
+
+async def _settle(pilot) -> None:
+    await pilot.pause()
+    await pilot.pause()
+
+
+def test_main_deep_sigmoid(snap_compare):
+    assert snap_compare(static_app(preset("deep-sigmoid"), 300), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_main_deep_sigmoid_large(snap_compare):
+    assert snap_compare(static_app(preset("deep-sigmoid"), 300), terminal_size=(120, 40), run_before=_settle)
+
+
+def test_main_relu_he(snap_compare):
+    assert snap_compare(static_app(preset("relu-he"), 300), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_help_screen(snap_compare):
+    assert snap_compare(static_app(preset("relu-he"), 10), press=["question_mark"], terminal_size=(80, 24),
+                        run_before=_settle)
+
+
+def test_diverged(snap_compare):
+    app = static_app(preset("exploding"), 200)
+    assert app.snap.status == "diverged"
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)
+
+
+def test_small_terminal_message(snap_compare):
+    assert snap_compare(static_app(preset("relu-he"), 10), terminal_size=(50, 12), run_before=_settle)
