@@ -230,9 +230,11 @@ def activate(y, a, d, act, scratch):
             s = 1.0 / (1.0 + e[i])
             a[i] = s
             d[i] = (e[i] * s) * s  # = s (1 - s) without the cancellation near s = 1
-    elif act == 1:  # tanh
+    elif act == 1:  # tanh = 2 / (1 + e^-2y) - 1 (absolute error ~1e-16; libm tanh is scalar)
+        e = scratch[0, :n]
+        exp_batch(y, -2.0, e, scratch[1])
         for i in range(n):
-            t = math.tanh(y[i])
+            t = 2.0 / (1.0 + e[i]) - 1.0
             a[i] = t
             d[i] = 1.0 - t * t
     elif act == 2:  # relu
@@ -253,30 +255,28 @@ def activate(y, a, d, act, scratch):
             else:
                 a[i] = 0.01 * z
                 d[i] = 0.01
-    elif act == 4:  # elu (alpha 1)
+    elif act == 4 or act == 5:  # elu (alpha 1) and selu: lam * (y if y > 0 else alpha (e^y - 1))
+        lam = 1.0 if act == 4 else _SELU_L
+        la = 1.0 if act == 4 else _SELU_L * _SELU_A
+        e = scratch[0, :n]
+        exp_batch(y, 1.0, e, scratch[1])
         for i in range(n):
             z = y[i]
             if z > 0:
-                a[i] = z
-                d[i] = 1.0
+                a[i] = lam * z
+                d[i] = lam
             else:
-                e = math.exp(z)
-                a[i] = e - 1.0
-                d[i] = e
-    elif act == 5:  # selu
+                a[i] = la * (e[i] - 1.0)
+                d[i] = la * e[i]
+    elif act == 6:  # gelu, tanh approximation: tanh(u) with u = c (z + 0.044715 z^3)
         for i in range(n):
             z = y[i]
-            if z > 0:
-                a[i] = _SELU_L * z
-                d[i] = _SELU_L
-            else:
-                e = math.exp(z)
-                a[i] = _SELU_L * _SELU_A * (e - 1.0)
-                d[i] = _SELU_L * _SELU_A * e
-    elif act == 6:  # gelu, tanh approximation
+            d[i] = _GELU_C * (z + 0.044715 * z * z * z)  # d holds u until the last loop
+        e = scratch[0, :n]
+        exp_batch(d, -2.0, e, scratch[1])
         for i in range(n):
             z = y[i]
-            t = math.tanh(_GELU_C * (z + 0.044715 * z * z * z))
+            t = 2.0 / (1.0 + e[i]) - 1.0
             a[i] = 0.5 * z * (1.0 + t)
             d[i] = 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * z * z)
     else:  # linear
