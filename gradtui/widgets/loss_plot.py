@@ -18,7 +18,7 @@ from gradtui.widgets import regime as R
 class LossPlot(PlotextPlot):
     DEFAULT_CSS = "LossPlot { height: 1fr; }"
 
-    def __init__(self, hz: float = 3.0, **kw) -> None:
+    def __init__(self, hz: float = 2.0, **kw) -> None:
         super().__init__(**kw)
         self.hz = hz
         self.log_y = True
