@@ -224,3 +224,36 @@ async def test_grad_rows_survive_nan_and_share_one_scale():
         # the same scale for every row: 1e-9 draws a low bar, 1e-1 a high one
         assert lines[1].rstrip().split()[1][-1] in "▁▂" and lines[2].split()[1][-1] in "▆▇"
         assert "DIVERGED" in bar(app) and "r reset" in bar(app)
+
+
+async def test_panel_and_log_toggles_and_dataset_cycle():
+    from gradtui.widgets import DepthProfile, LossPlot
+
+    app = GradApp(SMALL)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: running(app), what="running")
+        titles = set()
+        for _ in range(5):
+            titles.add(app.query_one(DepthProfile).title)
+            await press(pilot, "v")
+            await pilot.pause(0.05)
+        assert len(titles) == 5 and "update" in " ".join(titles)
+        assert app.query_one(LossPlot).log_y
+        await press(pilot, "l")
+        assert not app.query_one(LossPlot).log_y
+        await pilot.pause(0.6)  # at least one linear redraw
+        await press(pilot, "d")
+        await until(pilot, lambda: app.trainer.cfg.dataset != SMALL.dataset, 2, "dataset cycled")
+        await until(pilot, lambda: f"d:{app.trainer.cfg.dataset}" in bar(app), 2, "status shows dataset")
+        assert app.is_running
+
+
+def test_save_screenshot_is_deterministic_and_hides_wallclock(tmp_path):
+    from gradtui.app import save_screenshot
+
+    a, b = tmp_path / "a.svg", tmp_path / "b.svg"
+    save_screenshot(SMALL, 120, (80, 24), str(a))
+    save_screenshot(SMALL, 120, (80, 24), str(b))
+    svg = a.read_text()
+    assert svg == b.read_text()
+    assert "step&#160;120" in svg and "steps/s" not in svg
