@@ -381,15 +381,18 @@ def stats_cost(tr, plan: Plan) -> tuple[float | None, str]:
         icfg0, tr.icfg = tr.icfg, icfg
         runs[key] = (_chunk_caller(kmod, tr, idx, lrs), icfg)
         tr.icfg = icfg0
-    rates = {"on": [], "off": []}
-    for _ in range(plan.n_windows):  # interleaved windows: drifts hit both alike
+    # many short interleaved pairs, median of the per-pair cost: another process stealing the core
+    # for a while hits both halves of a pair alike (a difference of two medians was too noisy)
+    costs = []
+    for _ in range(3 * plan.n_windows):
+        r = {}
         for key in ("on", "off"):
             run, icfg = runs[key]
             icfg0, tr.icfg = tr.icfg, icfg
-            rates[key].append(timed_windows(run, plan.window, 1, plan.warmup / 3))
+            r[key] = timed_windows(run, plan.window / 2, 1, 0.0)
             tr.icfg = icfg0
-    on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
-    return 1.0 - on / off, how
+        costs.append(1.0 - r["on"] / r["off"])
+    return statistics.median(costs), how
 
 
 # ------------------------------------------------------------------------------------ a row
