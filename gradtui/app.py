@@ -108,6 +108,7 @@ class GradApp(App[int]):
         self.snap: Snapshot | None = snapshot
         self.intent: Config = self.trainer.cfg  # config after every submitted command
         self.submitted = 0
+        self.history: list[Snapshot] = []
         self.error = ""
         self._stop = threading.Event()
         self.trainer_done = threading.Event()  # set when the trainer thread has returned
@@ -132,6 +133,8 @@ class GradApp(App[int]):
         self.query_one("#boundary").border_title = "decision boundary"
         self._title_profile()
         self.query_one(StatusBar).show(self.snap)
+        for snap in self.history:  # earlier fixed-step snapshots: the loss plot's long view
+            self.query_one(LossPlot).show(snap)
         if self.snap is not None:
             self._show(self.snap)
         if self.drive:
@@ -291,22 +294,30 @@ def run_app(cfg: Config, mouse: bool = True) -> int:
     return 1 if app.error else (app.return_code or 0)
 
 
-def fixed_snapshot(cfg: Config, steps: int, status: str | None = None) -> tuple[Trainer, Snapshot]:
-    """Run exactly ``steps`` steps synchronously (deterministic for a seed) and snapshot them."""
+def fixed_snapshot(cfg: Config, steps: int, status: str | None = None,
+                   window: int = 1024) -> tuple[Trainer, list[Snapshot]]:
+    """Run exactly ``steps`` steps synchronously (deterministic for a seed). Returns the trainer
+    and one snapshot per ``window`` steps (so the loss plot gets the whole run); the last one
+    carries the decision boundary."""
     tr = Trainer(cfg)
+    snaps: list[Snapshot] = []
     done = 0
     while done < steps:
-        n = tr.run_steps(min(512, steps - done))
-        if n == 0:  # diverged
-            break
+        n = tr.run_steps(min(window, steps - done))
         done += n
-    return tr, tr.snapshot(status=status, boundary=tr.boundary())
+        if n == 0 or done >= steps:  # diverged or finished
+            break
+        snaps.append(tr.snapshot(window, status=status))
+    snaps.append(tr.snapshot(window, status=status, boundary=tr.boundary()))
+    return tr, snaps
 
 
 def static_app(cfg: Config, steps: int) -> GradApp:
     """The real dashboard showing a fixed-step state, no trainer thread, wall-clock hidden."""
-    tr, snap = fixed_snapshot(cfg, steps)
-    return GradApp(cfg, trainer=tr, drive=False, snapshot=snap, hide_wallclock=True)
+    tr, snaps = fixed_snapshot(cfg, steps)
+    app = GradApp(cfg, trainer=tr, drive=False, snapshot=snaps[-1], hide_wallclock=True)
+    app.history = snaps[:-1]
+    return app
 
 
 def save_screenshot(cfg: Config, steps: int, size: tuple[int, int], path: str) -> None:
