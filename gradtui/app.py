@@ -63,6 +63,13 @@ class CountingQueue(queue.SimpleQueue):
         return item
 
 
+def _quietly(fn) -> None:
+    try:
+        fn()
+    except Exception:
+        pass
+
+
 def _cycle(options: Iterable[str], current: str, step: int = 1) -> str:
     opts = list(options)
     i = opts.index(current) if current in opts else -1
@@ -109,7 +116,7 @@ class GradApp(App[int]):
         self.intent: Config = self.trainer.cfg  # config after every submitted command
         self.submitted = 0
         self.history: list[Snapshot] = []
-        self.error = ""
+        self.error = self.error_tb = ""
         self._stop = threading.Event()
         self.trainer_done = threading.Event()  # set when the trainer thread has returned
 
@@ -159,7 +166,8 @@ class GradApp(App[int]):
         try:
             publish(tr.snapshot(status="compiling"))
             # Compile in a daemon thread: numba cannot be interrupted, but q must still quit now.
-            warm = threading.Thread(target=tr.warm_up, daemon=True, name="gradtui-compile")
+            # (its errors are re-raised by Runner.run's own warm_up below, not printed over the UI)
+            warm = threading.Thread(target=_quietly, args=(tr.warm_up,), daemon=True, name="gradtui-compile")
             warm.start()
             while warm.is_alive():
                 if stop():
@@ -181,7 +189,7 @@ class GradApp(App[int]):
         self._show(msg.snap)
 
     def on_trainer_failed(self, msg: TrainerFailed) -> None:
-        self.error = msg.error
+        self.error, self.error_tb = msg.error, msg.tb
         self.log.error(msg.tb)
         bar = self.query_one(StatusBar)
         bar.error = msg.error
@@ -289,9 +297,14 @@ class GradApp(App[int]):
 
 def run_app(cfg: Config, mouse: bool = True) -> int:
     """Run the dashboard in this terminal until the user quits. Returns an exit code."""
+    import sys
+
     app = GradApp(cfg)
     app.run(mouse=mouse)
-    return 1 if app.error else (app.return_code or 0)
+    if app.error:
+        print(f"gradtui: the trainer crashed: {app.error}\n{app.error_tb}", file=sys.stderr)
+        return 1
+    return app.return_code or 0
 
 
 def fixed_snapshot(cfg: Config, steps: int, status: str | None = None,

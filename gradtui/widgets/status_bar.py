@@ -27,7 +27,7 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
     if error:
         t.append(" ERROR ", STATE_STYLE["error"])
         t.append(f" trainer crashed: {error}", "bold red")
-        t.append("\n q quit · see the log for the traceback", "red")
+        t.append("\n q quit · the traceback is printed when gradtui exits", "red")
         return t
     if snap is None:
         t.append(" STARTING ", STATE_STYLE["compiling"])
