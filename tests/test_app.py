@@ -257,3 +257,21 @@ def test_save_screenshot_is_deterministic_and_hides_wallclock(tmp_path):
     svg = a.read_text()
     assert svg == b.read_text()
     assert "step&#160;120" in svg and "steps/s" not in svg
+
+
+class SlowCompile(Trainer):
+    def warm_up(self) -> float:  # a cold numba compile cannot be interrupted
+        time.sleep(5)
+        return 5.0
+
+
+async def test_quit_during_compile_is_prompt():
+    app = GradApp(SMALL, trainer=SlowCompile(SMALL))
+    t0 = time.monotonic()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.snap is not None, 5, "compiling snapshot")
+        assert app.snap.status == "compiling" and "COMPILING" in bar(app)
+        assert "no steps yet" in "".join(s.text for s in app.query_one(GradRows).render_line(0))
+        await press(pilot, "q")
+    assert app.trainer_done.wait(1.0)
+    assert time.monotonic() - t0 < 3.0
