@@ -50,7 +50,7 @@ class GradRows(Widget):
                 self._lines.append(Strip([Segment(label + "– no steps yet", _DIM)]).crop(0, width))
             return
         series = snap.layer_series(self.stat)  # (n, L)
-        logs = R.safe_log10(series)
+        logs = R.safe_log10(np.where(series == 0, 1e-300, series))  # exact 0 (dead net): lowest bar
         cur = snap.latest_layers(self.stat)
         first = series[0] if len(series) else None
         regimes = R.classify(cur, first)
