@@ -292,30 +292,68 @@ def _block(row, nb, u, fo):
     return row[nb * u: nb * (u + fo)]
 
 
-@njit(**_OPTS)
+@njit(**_RED)
 def _act_stats(af, df, nb, fo, act, colmax, lstats, l):
-    """Mean/std of the layer output, saturated and dead fractions (one vectorisable pass each)."""
-    n = af.shape[0]
-    s1, s2 = _sum_and_sq(af)
+    """Mean/std of the layer output, saturated and dead fractions, in one vectorisable pass."""
+    a = af.reshape(nb, fo)
+    d = df.reshape(nb, fo)
+    thr = 0.01 * _MAX_SLOPE[0] if act == 0 else (0.01 * _MAX_SLOPE[1] if act == 1 else -1.0)
+    for j in range(fo):
+        colmax[j] = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    sat = 0
+    for i in range(nb):
+        for j in range(fo):
+            v = float(a[i, j])
+            g = abs(float(d[i, j]))
+            s1 += v
+            s2 += v * v
+            sat += g < thr
+            colmax[j] = max(colmax[j], g)
+    n = nb * fo
     m = s1 / n
     lstats[l, L_ACT_MEAN] = m
     lstats[l, L_ACT_STD] = math.sqrt(max(s2 / n - m * m, 0.0))
-    sat = 0
-    if act == 0:
-        sat = _count_below(df, 0.01 * _MAX_SLOPE[0])
-    elif act == 1:
-        sat = _count_below(df, 0.01 * _MAX_SLOPE[1])
     lstats[l, L_SATURATED] = sat / n
-    d = df.reshape(nb, fo)
-    for j in range(fo):
-        colmax[j] = 0.0
-    for i in range(nb):
-        for j in range(fo):
-            colmax[j] = max(colmax[j], abs(d[i, j]))
     dead = 0
     for j in range(fo):
         dead += colmax[j] == 0.0
     lstats[l, L_DEAD] = dead / fo
+
+
+@njit(**_RED)
+def _colsum_sq(gzf, gb, nb, fo, want_norm):
+    """gb = column sums of gz (the bias gradient) and |gz|^2 when ``want_norm``, in one pass."""
+    gz = gzf.reshape(nb, fo)
+    for j in range(fo):
+        gb[j] = 0.0
+    sq = 0.0
+    for i in range(nb):
+        for j in range(fo):
+            v = gz[i, j]
+            gb[j] += v
+            sq += float(v) * float(v)
+    return sq if want_norm else 0.0
+
+
+@njit(**_RED)
+def _gate_grad(gaf, df, gzf, gb, nb, fo, want_norm):
+    """gz = ga * f' (the signal through the activation), gb = column sums of gz, and |gz|^2 when
+    ``want_norm``; one pass."""
+    ga = gaf.reshape(nb, fo)
+    d = df.reshape(nb, fo)
+    gz = gzf.reshape(nb, fo)
+    for j in range(fo):
+        gb[j] = 0.0
+    sq = 0.0
+    for i in range(nb):
+        for j in range(fo):
+            v = ga[i, j] * d[i, j]
+            gz[i, j] = v
+            gb[j] += v
+            sq += float(v) * float(v)
+    return sq if want_norm else 0.0
 
 
 @njit(**_OPTS)
@@ -472,37 +510,34 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
         gw, gb, ggamma, gbeta = _layer_params(grad, geo, l)
         gzf = _block(work[W_GZ], nb, u, fo)
         gz = gzf.reshape(nb, fo)
+        stats = icfg[I_STATS] != 0
         if l < n_layers - 1:
             gaf = _block(work[W_GA], nb, u, fo)
             df = _block(work[W_D], nb, u, fo)
-            for k in range(gzf.shape[0]):
-                gzf[k] = gaf[k] * df[k]
-            if use_bn:
+            dsq = _gate_grad(gaf, df, gzf, gb, nb, fo, stats)  # gz = dL/dy, gb = its column sums
+            if use_bn:  # y = gamma xh + beta: back through the normalisation to z
                 xh = _block(work[W_XH], nb, u, fo).reshape(nb, fo)
                 invstd = bnbuf[1, u: u + fo]
                 for j in range(fo):
                     ggamma[j] = 0.0
-                    gbeta[j] = 0.0
+                    gbeta[j] = gb[j]
                 for i in range(nb):
                     for j in range(fo):
                         ggamma[j] += gz[i, j] * xh[i, j]
-                        gbeta[j] += gz[i, j]
                 for i in range(nb):
                     for j in range(fo):
                         gz[i, j] = invstd[j] * gamma[j] * (gz[i, j] - (gbeta[j] + xh[i, j] * ggamma[j]) / nb)
+                dsq = _colsum_sq(gzf, gb, nb, fo, stats)
             else:
                 for j in range(fo):
                     ggamma[j] = 0.0
                     gbeta[j] = 0.0
-        if icfg[I_STATS]:
-            lstats[l, L_DELTA_NORM] = math.sqrt(_sum_sq(gzf))
+        else:  # output layer: gz was set by the loss
+            dsq = _colsum_sq(gzf, gb, nb, fo, stats)
+        if stats:
+            lstats[l, L_DELTA_NORM] = math.sqrt(dsq)
         hin = xb if l == 0 else _block(work[W_A], nb, geo[l - 1, G_UOFF], fi).reshape(nb, fi)
         np.dot(hin.T, gz, gw)  # (fi, nb) @ (nb, fo)
-        for j in range(fo):
-            gb[j] = 0.0
-        for i in range(nb):
-            for j in range(fo):
-                gb[j] += gz[i, j]
         gwf = grad[p: p + fi * fo]
         wf = theta[p: p + fi * fo]
         if icfg[I_STATS]:
