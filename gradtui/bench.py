@@ -17,19 +17,13 @@ windows of >= 0.5 s after a warm-up, on 1 and 2 BLAS threads (``kernels.set_blas
 threadpoolctl, ``torch.set_num_threads``). ``gradtui`` is the 1-thread figure (the dashboard pins BLAS
 to one thread so the UI keeps its core); ratios divide it by the peer's better thread count.
 
-Statistics cost: the kernels have no switch for the statistics, so the bench builds a copy of
-``gradtui/kernels.py`` with exactly the statistics code removed (a checked text patch; it must
-train bit-for-bit like the original), times both ``train_chunk`` s on the same state, interleaved,
-and reports ``1 - t_without / t_with``. If the patch no longer applies (the kernels changed), the
-cost is reported as unknown rather than guessed. A kernel that grows an ``I_STATS`` switch in
-``icfg`` is used directly instead.
+Statistics cost: the same trainer timed with the kernels' ``I_STATS`` switch on and off, in
+short interleaved pairs; reports the median of ``1 - rate_with / rate_without``.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.util
 import json
 import os
 import platform
@@ -221,178 +215,32 @@ def _stepper(fn, idx):
 
 
 # --------------------------------------------------------------------------- statistics cost
-_STATS_FUNCS = ("forward_train", "backward", "apply_update")  # where the per-layer statistics are made
-_STATS_HELPERS = {"_act_stats", "_sum_and_sq", "_abs_sum_and_sq", "_sum_sq", "_mean_std", "_norm_sq"}
-
-
-def _strip_statistics(src: str) -> tuple[str | None, str]:
-    """``kernels.py`` without the per-layer statistics: in the functions that make them, drop every
-    write to ``lstats``, every call of a reduction helper, and (transitively) every assignment that
-    only feeds those. Returns (source, "") or (None, why)."""
-    import ast
-
-    tree = ast.parse(src)
-
-    def uses(node, names):
-        for n in ast.walk(node):
-            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in _STATS_HELPERS:
-                return True
-            if isinstance(n, ast.Name) and n.id in names:
-                return True
-        return False
-
-    def targets(stmt):
-        ts = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        return ts
-
-    def strip(body, dropped):
-        out = []
-        for st in body:
-            if isinstance(st, ast.Expr) and uses(st, dropped):
-                continue
-            if isinstance(st, (ast.Assign, ast.AugAssign)):
-                ts = targets(st)
-                if any(isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name) and t.value.id == "lstats"
-                       for t in ts):
-                    continue
-                if uses(st.value, dropped):
-                    for t in ts:
-                        dropped.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
-                    continue
-            for field in ("body", "orelse"):
-                if hasattr(st, field) and isinstance(getattr(st, field), list) and getattr(st, field):
-                    setattr(st, field, strip(getattr(st, field), dropped) or [ast.Pass()])
-            out.append(st)
-        return out
-
-    found = 0
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name in _STATS_FUNCS:
-            found += 1
-            node.body = strip(node.body, set())
-            left = [n for n in ast.walk(node) if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name)
-                    and n.value.id == "lstats" and isinstance(n.ctx, ast.Store)]
-            if left:
-                return None, f"statistics left in {node.name}: the copy would under-report their cost"
-    if found != len(_STATS_FUNCS):
-        return None, "kernels.py changed: " + ", ".join(_STATS_FUNCS) + " not all found"
-    return ast.unparse(tree), ""
-
-
-def load_nostats_kernels():
-    """A copy of gradtui.kernels without the per-layer statistics, or (None, reason)."""
-    from gradtui import kernels as K
-
-    src, why = _strip_statistics(open(K.__file__, encoding="utf-8").read())
-    if src is None:
-        return None, why
-    digest = hashlib.sha256(src.encode()).hexdigest()[:12]
-    d = os.path.join(tempfile.gettempdir(), f"gradtui-bench-nostats-{os.getuid() if hasattr(os, 'getuid') else 0}")
-    os.makedirs(d, exist_ok=True)
-    path = os.path.join(d, f"kernels_nostats_{digest}.py")
-    if not os.path.exists(path):
-        with open(path + ".tmp", "w", encoding="utf-8") as f:
-            f.write(src)
-        os.replace(path + ".tmp", path)
-    name = f"gradtui_bench_kernels_nostats_{digest}"
-    if name in sys.modules:
-        return sys.modules[name], ""
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod, ""
-
-
-def _chunk_caller(kmod, tr, idx, lrs):
-    """Call ``kmod.train_chunk`` on the trainer's arrays, like ``Trainer.run_steps`` does (arguments
-    matched by name, so a changed kernel signature fails loudly instead of silently)."""
-    import inspect
-
-    names = list(inspect.signature(kmod.train_chunk.py_func).parameters)
-    ring = tr.ring
-    step = [tr.step_count]
-    special = {"idx": idx, "lrs": lrs, "ring_step": ring.step, "ring_g": ring.glob, "ring_l": ring.layers,
-               "ring_pos": 0}
-
-    def arg(name):
-        if name in special:
-            return special[name]
-        if name == "icfg":
-            return tr.icfg  # read at call time: stats_cost swaps it
-        for obj in (tr, tr.mlp):
-            if hasattr(obj, name):
-                return getattr(obj, name)
-        raise AttributeError(f"train_chunk argument {name!r} not found on the trainer")
-
-    fixed = {n: arg(n) for n in names if n not in ("step0", "opt_t0", "icfg")}
-
-    def run():
-        kw = dict(fixed, icfg=tr.icfg, step0=step[0], opt_t0=step[0])
-        rows, _ = kmod.train_chunk(*[kw[n] for n in names])
-        step[0] += rows
-        return rows
-
-    return run
-
-
 def stats_cost(tr, plan: Plan) -> tuple[float | None, str]:
-    """Share of a step spent on the per-layer statistics (1 thread), measured as described above."""
+    """Share of a step spent on the per-layer statistics (1 thread): the same trainer, the same
+    code path, timed with the kernels' ``I_STATS`` switch on and off (the switch changes no
+    numerics; tests/test_trainer.py checks that bit for bit)."""
     from gradtui import kernels as K
 
-    if hasattr(K, "I_STATS"):  # a real switch in the kernels: use it
-        def with_flag(v):
-            icfg = tr.icfg.copy()
-            icfg[K.I_STATS] = v
-            return icfg
-        variants = {"on": (K, with_flag(1)), "off": (K, with_flag(0))}
-        how = "kernel I_STATS switch"
-    else:
-        nk, why = load_nostats_kernels()
-        if nk is None:
-            return None, why
-        variants = {"on": (K, tr.icfg), "off": (nk, tr.icfg)}
-        how = "statistics-free copy of kernels.py"
-    sec_per_step = tr._sec_per_step or 1e-4
-    n = int(max(1, min(tr.ring.capacity // 2, 0.03 / sec_per_step)))
-    idx = tr._batches(n)
-    lrs = np.full(n, tr.cfg.lr)
-    # the copy must train exactly like the original, or its timing means nothing
-    saved = [a.copy() for a in (tr.mlp.theta, tr.mlp.grad, tr.mlp.bnrun)]
-    thetas = {}
-    try:
-        for key, (kmod, icfg) in variants.items():
-            tr.mlp.theta[:], tr.mlp.grad[:], tr.mlp.bnrun[:] = saved
-            icfg0, tr.icfg = tr.icfg, icfg
-            _chunk_caller(kmod, tr, idx[:5], lrs[:5])()
-            tr.icfg = icfg0
-            thetas[key] = tr.mlp.theta.copy()
-    except Exception as e:  # noqa: BLE001 - report, don't guess
-        return None, f"{how} could not run ({type(e).__name__}: {e}): not measured"
-    # the switch must train bit for bit like the original; the copy may differ in the last bits if
-    # LLVM vectorises differently, never by more
-    same = (np.array_equal(thetas["on"], thetas["off"]) if variants["off"][0] is K else
-            np.allclose(thetas["on"], thetas["off"], rtol=1e-5 if tr.mlp.dtype == np.float32 else 1e-12, atol=0))
-    if not same:
-        err = float(np.max(np.abs(thetas["on"].astype(np.float64) - thetas["off"])))
-        return None, f"{how} does not train like the original (max |dtheta| {err:.2g}): not measured"
-    runs = {}
-    for key, (kmod, icfg) in variants.items():
-        icfg0, tr.icfg = tr.icfg, icfg
-        runs[key] = (_chunk_caller(kmod, tr, idx, lrs), icfg)
-        tr.icfg = icfg0
+    n = int(max(1, min(tr.ring.capacity // 2, 0.03 / (tr._sec_per_step or 1e-4))))
+
+    def runner(flag):
+        def run():
+            tr.icfg[K.I_STATS] = flag
+            return tr.run_steps(n)
+        return run
+
+    on, off = runner(1), runner(0)
     # many short interleaved pairs, median of the per-pair cost: another process stealing the core
     # for a while hits both halves of a pair alike (a difference of two medians was too noisy)
     costs = []
-    for _ in range(3 * plan.n_windows):
-        r = {}
-        for key in ("on", "off"):
-            run, icfg = runs[key]
-            icfg0, tr.icfg = tr.icfg, icfg
-            r[key] = timed_windows(run, plan.window / 2, 1, 0.0)
-            tr.icfg = icfg0
-        costs.append(1.0 - r["on"] / r["off"])
-    return statistics.median(costs), how
+    try:
+        for _ in range(3 * plan.n_windows):
+            r_on = timed_windows(on, plan.window / 2, 1, 0.0)
+            r_off = timed_windows(off, plan.window / 2, 1, 0.0)
+            costs.append(1.0 - r_on / r_off)
+    finally:
+        tr.icfg[K.I_STATS] = 1
+    return statistics.median(costs), "kernel I_STATS switch"
 
 
 # ------------------------------------------------------------------------------------ a row
