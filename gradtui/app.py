@@ -295,12 +295,23 @@ class GradApp(App[int]):
                                     lambda a=b.action: self.run_action(a))
 
 
-def run_app(cfg: Config, mouse: bool = True) -> int:
-    """Run the dashboard in this terminal until the user quits. Returns an exit code."""
+def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
+    """Run the dashboard in this terminal until the user quits. Returns an exit code.
+    ``record``: write the session (seed, preset, every command with its step) to this file."""
     import sys
 
     app = GradApp(cfg)
-    app.run(mouse=mouse)
+    recorder = None
+    if record:
+        from gradtui.session import Recorder
+
+        recorder = Recorder(record, app.trainer)
+    try:
+        app.run(mouse=mouse)
+    finally:
+        if recorder is not None:
+            app.trainer_done.wait(2.0)  # the trainer thread stops within a chunk
+            recorder.close()
     if app.error:
         print(f"gradtui: the trainer crashed: {app.error}\n{app.error_tb}", file=sys.stderr)
         return 1
