@@ -94,13 +94,16 @@ _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 # Reductions only: 'reassoc' lets LLVM vectorise a sum; the maths of the step itself stays strict.
 _RED = dict(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "nsz"})
 
+# The exp polynomials may use fused multiply-adds ('contract'): rounding changes below 1 ulp.
+_EXP = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _SHIFT = 6755399441055744.0 + 1023.0  # 1.5 * 2^52 rounds to an integer; + the exponent bias
 
 
-@njit(**_OPTS)
+@njit(**_EXP)
 def exp_batch(x, sign, out, kb):
     """out[i] = exp(sign * x[i]) within 1 ulp (float64), in three vectorisable passes.
 
@@ -147,7 +150,7 @@ _E2, _E1, _E0 = _F(4.1665795894e-2), _F(1.6666665459e-1), _F(5.0000001201e-1)
 _LIM_F, _ONE_F = _F(87.0), _F(1.0)
 
 
-@njit(**_OPTS)
+@njit(**_EXP)
 def exp_batch32(x, sign, out, kb):
     """out[i] = exp(sign * x[i]) for float32 ``x``/``out``/``kb``; arguments clamped to +-87."""
     n = x.shape[0]
@@ -294,23 +297,31 @@ def _block(row, nb, u, fo):
 
 @njit(**_RED)
 def _act_stats(af, df, nb, fo, act, colmax, lstats, l):
-    """Mean/std of the layer output, saturated and dead fractions, in one vectorisable pass."""
+    """Mean/std of the layer output, saturated and dead fractions, in one vectorisable pass.
+
+    ``colmax`` is scratch of the network's dtype: activations are O(1), so each row is summed in
+    that dtype (full SIMD width for float32) and the rows are added up in float64."""
     a = af.reshape(nb, fo)
     d = df.reshape(nb, fo)
-    thr = 0.01 * _MAX_SLOPE[0] if act == 0 else (0.01 * _MAX_SLOPE[1] if act == 1 else -1.0)
+    colmax[0] = 0.01 * _MAX_SLOPE[0] if act == 0 else (0.01 * _MAX_SLOPE[1] if act == 1 else -1.0)
+    thr = colmax[0]  # the threshold in the network's dtype
     for j in range(fo):
         colmax[j] = 0.0
     s1 = 0.0
     s2 = 0.0
     sat = 0
     for i in range(nb):
+        r1 = a[i, 0] * 0
+        r2 = a[i, 0] * 0
         for j in range(fo):
-            v = float(a[i, j])
-            g = abs(float(d[i, j]))
-            s1 += v
-            s2 += v * v
+            v = a[i, j]
+            g = abs(d[i, j])
+            r1 += v
+            r2 += v * v
             sat += g < thr
             colmax[j] = max(colmax[j], g)
+        s1 += float(r1)
+        s2 += float(r2)
     n = nb * fo
     m = s1 / n
     lstats[l, L_ACT_MEAN] = m
@@ -445,8 +456,8 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
             for i in range(nb):
                 for j in range(fo):
                     a[i, j] += h[i, j]
-        if icfg[I_STATS]:
-            _act_stats(af, df, nb, fo, act, scratch[0], lstats, l)
+        if icfg[I_STATS]:  # this layer's W_GA block is free until backward: scratch in our dtype
+            _act_stats(af, df, nb, fo, act, _block(work[W_GA], nb, u, fo), lstats, l)
         h = a
     return h  # not reached: the output layer returns above
 
@@ -606,6 +617,20 @@ def clip_grads(grad, geo, mode, c):
     return gn, clipped
 
 
+@njit(**_RED)
+def _add_measuring(w, dw):
+    """w += dw, returning (|w|^2 before, |dw|^2): the update and its statistics in one pass."""
+    wsq = 0.0
+    dsq = 0.0
+    for k in range(w.shape[0]):
+        x = w[k]
+        d = dw[k]
+        wsq += float(x) * float(x)
+        dsq += float(d) * float(d)
+        w[k] = x + d
+    return wsq, dsq
+
+
 @njit(**_OPTS)
 def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stats=True):
     """One optimiser step (``t`` counts from 1), one branch-free loop per rule; ``delta`` is
@@ -651,12 +676,14 @@ def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stat
             for k in range(p, wend):
                 delta[k] -= wd * theta[k]
         if stats:
-            wsq = _sum_sq(theta[p:wend])
-            dsq = _sum_sq(delta[p:wend])
+            wsq, dsq = _add_measuring(theta[p:wend], delta[p:wend])
             lstats[l, L_WEIGHT_NORM] = math.sqrt(wsq)
             lstats[l, L_UPDATE_RATIO] = math.sqrt(dsq / wsq) if wsq > 0 else 0.0
-    for k in range(n):
-        theta[k] += delta[k]
+        else:
+            for k in range(p, wend):
+                theta[k] += delta[k]
+        for k in range(wend, geo[l, G_PEND]):
+            theta[k] += delta[k]
 
 
 # ------------------------------------------------------------------------ evaluation mode
