@@ -130,6 +130,7 @@ class Snapshot:
     task: str = "classify"
     boundary: Boundary | None = None
     compile_s: float | None = None
+    commands_taken: int = 0  # commands the trainer had taken off its queue when this was built
 
     @staticmethod
     def build(config, layer_names, step, status, steps, glob, layers, **kw) -> "Snapshot":

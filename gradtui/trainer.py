@@ -49,6 +49,7 @@ class Trainer:
         self.commands: "queue.SimpleQueue[Command]" = queue.SimpleQueue()
         self.wake = threading.Event()  # set by submit(): an idle driver sleeps on it
         self.n_events = 0  # events ever recorded (the deque below is bounded)
+        self.commands_taken = 0  # commands taken off the queue (a UI knows which keys a snapshot shows)
         self.chunk_seconds = chunk_seconds
         self.ring_capacity = ring_capacity
         self.events: deque[Event] = deque(maxlen=4096)
@@ -113,6 +114,7 @@ class Trainer:
                 cmd = self.commands.get_nowait()
             except queue.Empty:
                 return applied
+            self.commands_taken += 1
             ev = self.apply(cmd)
             if ev is not None:
                 applied.append(ev)
@@ -297,7 +299,8 @@ class Trainer:
         return Snapshot.build(
             self.cfg, self.layer_names, self.step_count, status or self.status, steps, glob, layers,
             events=tuple(self.events)[-64:], steps_per_sec=steps_per_sec, message=self.message,
-            task=self.data.task, boundary=boundary, compile_s=self.compile_s)
+            task=self.data.task, boundary=boundary, compile_s=self.compile_s,
+            commands_taken=self.commands_taken)
 
 
 def _fmt(v) -> str:
@@ -346,7 +349,9 @@ class Runner:
             remaining = None if self.max_steps is None else self.max_steps - tr.step_count
             if remaining is not None and remaining <= 0:
                 tr.paused = True
-            n = tr.run_chunk(max_steps=remaining)
+            # half a publish period per kernel call: snapshots land on time, and each chunk
+            # boundary (a GIL hand-over that may wait for the UI) is rare
+            n = tr.run_chunk(max_steps=remaining, seconds=min(0.05, self.period / 2))
             now = time.perf_counter()
             changed = tr.n_events != seen_events
             seen_events = tr.n_events
