@@ -7,7 +7,6 @@ kept). Every key becomes a :class:`Command`; what the widgets show comes from th
 
 from __future__ import annotations
 
-import queue
 import threading
 import traceback
 from typing import Iterable
@@ -35,11 +34,11 @@ UI_HZ = 10.0  # snapshots per second from the trainer
 
 
 class SnapshotMessage(Message):
-    """A new snapshot; ``applied`` = commands the trainer had taken when it was built."""
+    """A new snapshot (``snap.commands_taken``: the commands it already reflects)."""
 
-    def __init__(self, snap: Snapshot, applied: int = 0) -> None:
+    def __init__(self, snap: Snapshot) -> None:
         super().__init__()
-        self.snap, self.applied = snap, applied
+        self.snap = snap
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SnapshotMessage)
@@ -49,18 +48,6 @@ class TrainerFailed(Message):
     def __init__(self, error: str, tb: str) -> None:
         super().__init__()
         self.error, self.tb = error, tb
-
-
-class CountingQueue(queue.SimpleQueue):
-    """The trainer's command queue, counting what it took (so the UI knows which snapshot
-    already reflects every key pressed)."""
-
-    taken = 0
-
-    def get_nowait(self):
-        item = super().get_nowait()
-        self.taken += 1
-        return item
 
 
 def _quietly(fn) -> None:
@@ -106,15 +93,15 @@ class GradApp(App[int]):
 
     def __init__(self, cfg: Config, *, trainer: Trainer | None = None, drive: bool = True,
                  snapshot: Snapshot | None = None, hide_wallclock: bool = False,
-                 max_steps: int | None = None, hz: float = UI_HZ) -> None:
+                 max_steps: int | None = None, hz: float = UI_HZ, handle_signals: bool = False) -> None:
         super().__init__()
+        self.handle_signals = handle_signals
         self.trainer = trainer or Trainer(cfg)
-        self.trainer.commands = CountingQueue()
+        self.submitted = self.trainer.commands_taken  # commands sent; the trainer counts those taken
         self.drive, self.hz, self.max_steps = drive, hz, max_steps
         self.hide_wallclock = hide_wallclock
         self.snap: Snapshot | None = snapshot
         self.intent: Config = self.trainer.cfg  # config after every submitted command
-        self.submitted = 0
         self.history: list[Snapshot] = []
         self.error = self.error_tb = ""
         self._stop = threading.Event()
@@ -134,7 +121,24 @@ class GradApp(App[int]):
                      "Enlarge the window (q quits).", id="too-small")
         yield Footer()
 
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGHUP (a closed SSH session) quit like ``q``: the trainer stops, files are
+        closed and the terminal is restored. Only for the real terminal app (main thread)."""
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                try:
+                    loop.add_signal_handler(sig, self.exit)
+                except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                    pass
+
     def on_mount(self) -> None:
+        if self.handle_signals:
+            self.install_signal_handlers()
         self.query_one("#grads").border_title = "log10 |dL/dW| per layer (input at top)  1e-10 … 1e2"
         self.query_one("#loss").border_title = "loss (log10)  l toggles"
         self.query_one("#boundary").border_title = "decision boundary"
@@ -155,13 +159,12 @@ class GradApp(App[int]):
     def _train(self) -> None:
         worker = get_current_worker()
         tr = self.trainer
-        q = tr.commands
 
         def stop() -> bool:
             return self._stop.is_set() or worker.is_cancelled
 
         def publish(snap: Snapshot) -> None:
-            self.post_message(SnapshotMessage(snap, q.taken))
+            self.post_message(SnapshotMessage(snap))
 
         try:
             publish(tr.snapshot(status="compiling"))
@@ -184,7 +187,7 @@ class GradApp(App[int]):
         self._stop.set()
 
     def on_snapshot_message(self, msg: SnapshotMessage) -> None:
-        if msg.applied >= self.submitted:
+        if msg.snap.commands_taken >= self.submitted:
             self.intent = msg.snap.config
         self._show(msg.snap)
 
@@ -300,7 +303,7 @@ def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
     ``record``: write the session (seed, preset, every command with its step) to this file."""
     import sys
 
-    app = GradApp(cfg)
+    app = GradApp(cfg, handle_signals=True)
     recorder = None
     if record:
         from gradtui.session import Recorder
