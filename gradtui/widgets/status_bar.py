@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from gradtui.stats import Snapshot
 
@@ -66,20 +66,28 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
     return t
 
 
-class StatusBar(Static):
-    DEFAULT_CSS = "StatusBar { height: 2; background: $boost; text-wrap: nowrap; text-overflow: ellipsis; }"
+class StatusBar(Widget):
+    """Fixed two lines, so a new snapshot only repaints it (``Static.update`` would ask for a
+    layout pass of the whole screen on every snapshot: most of the UI's cost)."""
+
+    DEFAULT_CSS = "StatusBar { height: 2; width: 1fr; background: $boost; }"
 
     def __init__(self, hide_wallclock: bool = False, **kw) -> None:
-        super().__init__("", **kw)
+        super().__init__(**kw)
         self.hide_wallclock = hide_wallclock
+        self._text = Text()
         self._last = ""
         self.error = ""
+
+    def render(self) -> Text:
+        return self._text
 
     def show(self, snap: Snapshot | None) -> None:
         text = status_text(snap, self.hide_wallclock, self.error)
         if text.markup != self._last:  # repaint only on change
             self._last = text.markup
-            self.update(text)
+            self._text = text
+            self.refresh()
 
     @property
     def text(self) -> str:
