@@ -14,8 +14,9 @@ Honesty rules: every implementation starts from gradtui's initial weights and ru
 before any speed is compared, the losses of their first 10 steps must agree within 1e-9 (float64) /
 1e-4 (float32); a peer that disagrees gets no ratio. Each figure is the median steps/s of >= 5 timed
 windows of >= 0.5 s after a warm-up, on 1 and 2 BLAS threads (``kernels.set_blas_threads``,
-threadpoolctl, ``torch.set_num_threads``). ``gradtui`` is the 1-thread figure (the dashboard pins BLAS
-to one thread so the UI keeps its core); ratios divide it by the peer's better thread count.
+threadpoolctl, ``torch.set_num_threads``). Ratios compare each implementation at its better thread
+count; GFLOP/s and the share of the 1-thread peak use gradtui's 1-thread figure (the dashboard pins
+BLAS to one thread so the UI keeps its core).
 
 Statistics cost: the same trainer timed with the kernels' ``I_STATS`` switch on and off, in
 short interleaved pairs; reports the median of ``1 - rate_with / rate_without``.
@@ -295,6 +296,7 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
                                                 plan.n_windows, plan.warmup)
     threads.set(1)
     g1 = res["gradtui"][1]
+    g_best = max(res["gradtui"].values())  # ratios: every implementation at its better thread count
     np_best = max(res["numpy"].values())
     th_best = max(res["torch"].values()) if res["torch"] else None
     gflops = g1 * batch * flops_per_step(sizes) / 1e9
@@ -304,9 +306,9 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
         cost, how = None, "skipped (--quick)"
     return {
         "config": name, "depth": depth, "width": width, "batch": batch, "dtype": dtype,
-        "gradtui": g1, "numpy": np_best, "torch": th_best,
-        "ratio_numpy": g1 / np_best if agree["numpy"] else None,
-        "ratio_torch": g1 / th_best if (th_best and agree["torch"]) else None,
+        "gradtui": g_best, "gradtui_1t": g1, "numpy": np_best, "torch": th_best,
+        "ratio_numpy": g_best / np_best if agree["numpy"] else None,
+        "ratio_torch": g_best / th_best if (th_best and agree["torch"]) else None,
         "gflops": gflops, "peak_share": gflops / peak1, "stats_cost": cost, "stats_cost_method": how,
         "threads": {k: {str(t): v for t, v in d.items()} for k, d in res.items()},
         "flops_per_step": batch * flops_per_step(sizes), "agree": agree,
@@ -345,6 +347,88 @@ def headless_startup() -> dict:
     return {"seconds": min(times[1:]), "first_s": times[0], "command": "gradtui " + " ".join(cmd[3:])}
 
 
+def _probe(fn: str, *args) -> dict:
+    """Run ``gradtui.bench.<fn>(*args)`` in a fresh process (no torch, no bench threads around) and
+    return the JSON it prints."""
+    code = f"import json, gradtui.bench as b; print(json.dumps(b.{fn}(*{args!r})))"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if p.returncode != 0:
+        return {"error": (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1][:200]}
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def dashboard_probe(seconds: float = 8.0) -> dict:
+    """deep-sigmoid: trainer steps/s alone (the headless CLI's loop) and with the real dashboard
+    running (headless ``run_test``, snapshots at 10 Hz), plus the UI thread's share of a core."""
+    import asyncio
+
+    from gradtui import kernels as K
+    from gradtui.app import UI_HZ, GradApp
+    from gradtui.presets import load_preset
+    from gradtui.trainer import Trainer
+
+    cfg = load_preset("deep-sigmoid")
+    tr = Trainer(cfg)
+    tr.warm_up()
+    K.set_blas_threads(1)
+    t0, n0 = time.perf_counter(), tr.total_steps
+    while time.perf_counter() - t0 < seconds:
+        tr.run_chunk(seconds=0.05)
+    out = {"headless": (tr.total_steps - n0) / (time.perf_counter() - t0), "ui_hz": UI_HZ}
+    app = GradApp(cfg)
+    frames = []
+    show = app._show
+
+    def counting_show(snap):
+        frames.append(time.perf_counter())
+        show(snap)
+
+    app._show = counting_show
+
+    async def drive():
+        async with app.run_test(size=(100, 30)) as pilot:
+            while not (app.snap and app.snap.status == "running" and app.snap.step > 0):
+                await pilot.pause(0.05)
+            await asyncio.sleep(1.0)
+            t0, c0, n0, f0 = time.perf_counter(), time.thread_time(), app.trainer.total_steps, len(frames)
+            await asyncio.sleep(seconds)
+            dt = time.perf_counter() - t0
+            out["dashboard"] = (app.trainer.total_steps - n0) / dt
+            out["ui_cpu"] = (time.thread_time() - c0) / dt  # this coroutine runs on the UI thread
+            out["snapshots_per_s"] = (len(frames) - f0) / dt
+            app.exit()
+
+    asyncio.run(drive())
+    out["ratio"] = out["dashboard"] / out["headless"]
+    return out
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:  # not Linux: peak RSS is the best available
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def memory_probe(steps: int = 1_000_000) -> dict:
+    """Resident size of a headless run of a small preset at 1e4, 1e5 and ``steps`` steps."""
+    from gradtui.presets import load_preset
+    from gradtui.trainer import Trainer
+
+    tr = Trainer(load_preset("relu-he", ["depth=2", "width=16"]))
+    tr.warm_up()
+    marks, t0 = {}, time.perf_counter()
+    for mark in (10_000, 100_000, steps):
+        while tr.step_count < mark and not tr.diverged:
+            tr.run_chunk(max_steps=mark - tr.step_count, seconds=0.05)
+        marks[str(mark)] = _rss_bytes()
+    first, last = marks["10000"], marks[str(steps)]
+    return {"preset": "relu-he --set depth=2 --set width=16", "rss_bytes": marks,
+            "growth": last / first - 1.0, "seconds": time.perf_counter() - t0, "steps": tr.step_count}
+
+
 # ------------------------------------------------------------------------------------- output
 def _fmt_rate(v):
     if v is None:
@@ -380,9 +464,9 @@ def render(report: dict) -> str:
         s = report["startup"]
         lines.append(f"headless start-up ({s.get('command', 'gradtui --preset deep-sigmoid --headless --steps 1')}): "
                      + (f"{s['seconds']:.2f} s (warm cache)" if s.get("seconds") is not None else f"failed: {s.get('error')}"))
-    lines.append("steps/s: gradtui = 1 BLAS thread; numpy, torch = better of 1 and 2 threads; "
-                 "ratios only where the losses agreed")
-    hdr = (f"{'config':<18}{'dtype':<8}{'gradtui':>9}{'(2 thr)':>9}{'numpy':>8}{'torch':>8}{'×numpy':>9}"
+    lines.append("steps/s: gradtui on 1 and 2 BLAS threads; numpy, torch = better of 1 and 2 threads; ratios = "
+                 "better vs better, only where the losses agreed; GFLOP/s and %peak1 from gradtui's 1-thread run")
+    hdr = (f"{'config':<18}{'dtype':<8}{'gradtui1':>9}{'2 thr':>9}{'numpy':>8}{'torch':>8}{'×numpy':>9}"
            f"{'×torch':>9}{'GFLOP/s':>9}{'%peak1':>8}{'stats':>7}")
     lines.append(hdr)
     lines.append("-" * len(hdr))
@@ -391,7 +475,7 @@ def render(report: dict) -> str:
         label = f"{r['config']} {r['depth']}×{r['width']} b{r['batch']}"
         g2 = r["threads"]["gradtui"].get("2")
         stats = "—" if r["stats_cost"] is None else f"{100 * r['stats_cost']:.1f}%"
-        lines.append(f"{label:<18}{r['dtype']:<8}{_fmt_rate(r['gradtui']):>9}{_fmt_rate(g2):>9}"
+        lines.append(f"{label:<18}{r['dtype']:<8}{_fmt_rate(r.get('gradtui_1t', r['gradtui'])):>9}{_fmt_rate(g2):>9}"
                      f"{_fmt_rate(r['numpy']):>8}{_fmt_rate(r['torch']):>8}"
                      f"{_fmt_ratio(r['ratio_numpy'], a['numpy']):>9}{_fmt_ratio(r['ratio_torch'], a['torch']):>9}"
                      f"{r['gflops']:>9.1f}{100 * r['peak_share']:>7.0f}%{stats:>7}")
@@ -403,6 +487,20 @@ def render(report: dict) -> str:
                          f"tolerance {a['tol']:g}): no ratio printed")
     methods = sorted({r["stats_cost_method"] for r in report["rows"]})
     lines.append("stats = share of a gradtui step spent on the per-layer statistics; method: " + "; ".join(methods))
+    d = report.get("dashboard")
+    if d and "error" not in d:
+        lines.append(f"dashboard (deep-sigmoid, {d['snapshots_per_s']:.1f} snapshots/s): {d['dashboard']:,.0f} steps/s "
+                     f"vs {d['headless']:,.0f} headless = {100 * d['ratio']:.0f}%; UI thread {100 * d['ui_cpu']:.1f}% of a core")
+    elif d:
+        lines.append(f"dashboard cost not measured: {d['error']}")
+    mem = report.get("memory")
+    if mem and "error" not in mem:
+        r = mem["rss_bytes"]
+        lines.append(f"memory ({mem['preset']}, {mem['steps']:,} steps in {mem['seconds']:.0f} s): resident "
+                     + ", ".join(f"{int(k):.0e} steps {v / 2**20:.1f} MiB" for k, v in r.items())
+                     + f"; growth {100 * mem['growth']:+.1f}%")
+    elif mem:
+        lines.append(f"memory not measured: {mem['error']}")
     return "\n".join(lines)
 
 
@@ -439,6 +537,10 @@ def run(plan: Plan, log=print) -> dict:
             report["compile_detail"] = cold_compile()
         if plan.startup:
             report["startup"] = headless_startup()
+            log("dashboard cost (deep-sigmoid, 2 x 8 s)...")
+            report["dashboard"] = _probe("dashboard_probe", 8.0)
+            log("memory over a 1e6-step headless run...")
+            report["memory"] = _probe("memory_probe", 1_000_000)
         return report
     finally:
         threads.restore()
