@@ -275,3 +275,15 @@ async def test_quit_during_compile_is_prompt():
         await press(pilot, "q")
     assert app.trainer_done.wait(1.0)
     assert time.monotonic() - t0 < 3.0
+
+
+def test_readme_key_table_lists_every_binding():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme[readme.index("| key | action |"):]
+    table = table[: table.index("\n\n")]
+    for b in GradApp.BINDINGS:
+        shown = b.key_display or b.key.split(",")[0]
+        shown = {"spc": "space"}.get(shown, shown)
+        assert f"`{shown}`" in table, f"README key table misses {shown} ({b.action})"
