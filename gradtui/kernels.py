@@ -562,7 +562,14 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
                 gwf[k] += l2 * x + (l1 if x > 0 else (-l1 if x < 0 else 0.0))
         if l > 0:
             gap = _block(work[W_GA], nb, geo[l - 1, G_UOFF], fi).reshape(nb, fi)
-            np.dot(gz, w.T, gap)  # (nb, fo) @ (fo, fi)
+            if fi <= nb:  # small GEMMs with a transposed operand run 20-35% slower: copy W^T into
+                wt = _block(work[W_Z], nb, u, fo)[: fi * fo].reshape(fo, fi)  # this layer's dead z
+                for i in range(fi):
+                    for j in range(fo):
+                        wt[j, i] = w[i, j]
+                np.dot(gz, wt, gap)  # (nb, fo) @ (fo, fi)
+            else:
+                np.dot(gz, w.T, gap)
             if resid and fi == fo and l < n_layers - 1:
                 ga = _block(work[W_GA], nb, u, fo).reshape(nb, fo)
                 for i in range(nb):
