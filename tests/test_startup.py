@@ -8,8 +8,9 @@ import sys
 
 PROBE = r"""
 import json, os, sys
-pkg = os.path.join(sys.argv[1], "gradtui")
-home = sys.argv[2]
+import gradtui  # no numba yet: this only locates the package this interpreter really uses
+pkg = os.path.dirname(os.path.abspath(gradtui.__file__))
+home = sys.argv[1]
 real_access = os.access
 def access(path, mode, *a, **kw):  # the package dir and HOME are read-only for this process
     p = os.path.abspath(path)
@@ -26,15 +27,12 @@ print(json.dumps({"cache": os.environ.get("NUMBA_CACHE_DIR"), "steps": tr.step_c
 
 
 def test_numba_cache_falls_back_when_package_dir_and_home_are_read_only(tmp_path):
-    import gradtui
-
-    root = os.path.dirname(os.path.dirname(os.path.abspath(gradtui.__file__)))
     home = tmp_path / "home"
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
     env.update(HOME=str(home), TMPDIR=str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
-    p = subprocess.run([sys.executable, "-c", PROBE, root, str(home)], env=env, capture_output=True,
+    p = subprocess.run([sys.executable, "-c", PROBE, str(home)], env=env, capture_output=True,
                        text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     out = json.loads(p.stdout.strip().splitlines()[-1])
