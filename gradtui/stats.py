@@ -154,6 +154,19 @@ class Snapshot:
             return np.full(self.n_layers, np.nan)
         return self.layers[-1, :, LAYER_COL[name]]
 
+    def latest_finite_layers(self, name: str) -> np.ndarray:
+        """(n_layers,) each layer's newest *finite* value in the window: after a divergence the
+        views keep showing where each layer stood (NaN only for a layer with no finite value)."""
+        series = self.layer_series(name)
+        out = np.full(self.n_layers, np.nan)
+        if len(series) == 0:  # compiling / fresh start
+            return out
+        fin = np.isfinite(series)
+        has = fin.any(0)
+        last = len(series) - 1 - np.argmax(fin[::-1], axis=0)
+        out[has] = series[last[has], np.flatnonzero(has)]
+        return out
+
     def latest(self, name: str) -> float:
         if len(self.steps) == 0:
             return float("nan")

@@ -222,3 +222,20 @@ def test_exploding_tanh_preset_grows_toward_the_input_and_clipping_rescues_it():
     g, acc = runs["none"]
     assert g[1] > 5 * g[-1]  # hidden-layer gradients larger than the output layer's
     assert acc < 0.5 and runs["global_norm"][1] > 0.9
+
+
+def test_snapshot_keeps_the_last_finite_values_after_divergence():
+    tr = Trainer(SMALL.replace(lr=1e6, init="normal", init_std=3.0, activation="relu"))
+    assert np.isnan(tr.snapshot().latest_finite_layers("grad_norm")).all()  # no step yet
+    with np.errstate(all="ignore"):
+        while not tr.diverged and tr.step_count < 500:
+            tr.run_steps(5)
+    snap = tr.snapshot()
+    raw = snap.latest_layers("grad_norm")
+    kept = snap.latest_finite_layers("grad_norm")
+    assert snap.status == "diverged" and not np.isfinite(raw).all()
+    assert np.isfinite(kept).all()
+    series = snap.layer_series("grad_norm")
+    for layer in range(snap.n_layers):  # each layer's own newest finite value
+        col = series[:, layer]
+        assert kept[layer] == col[np.isfinite(col)][-1]

@@ -62,8 +62,11 @@ class DepthProfile(Widget):
         if snap is None or snap.n_layers == 0:
             return
         stat, _, log, lo, hi, guide = MODES[self.mode]
-        cur = np.asarray(snap.latest_layers(stat), np.float64)
-        regimes = R.classify(snap.latest_layers("grad_norm")) if stat == "grad_norm" else None
+        cur = np.asarray(snap.latest_finite_layers(stat), np.float64)  # last finite after a divergence
+        regimes = None
+        if stat == "grad_norm":
+            raw = snap.latest_layers("grad_norm")
+            regimes = ["bad" if not np.isfinite(raw[i]) else r for i, r in enumerate(R.classify(cur))]
         bar_w = max(4, width - NAME_W - VALUE_W)
         gcol = None if guide is None else int(round((guide - lo) / (hi - lo) * (bar_w - 1)))
         for start, stop in R.groups(snap.n_layers, height):

@@ -51,11 +51,11 @@ class GradRows(Widget):
             return
         series = snap.layer_series(self.stat)  # (n, L)
         logs = R.safe_log10(np.where(series == 0, 1e-300, series))  # exact 0 (dead net): lowest bar
-        cur = snap.latest_layers(self.stat)
+        raw = snap.latest_layers(self.stat)
+        cur = snap.latest_finite_layers(self.stat)  # after a divergence: the last finite values
         first = series[0] if len(series) else None
         regimes = R.classify(cur, first)
-        if snap.status == "diverged":
-            regimes = ["bad" if r != "healthy" or not np.isfinite(cur[i]) else r for i, r in enumerate(regimes)]
+        regimes = ["bad" if not np.isfinite(raw[i]) else r for i, r in enumerate(regimes)]
         spark_w = max(4, width - NAME_W - VALUE_W - TAG_W)
         cols = R.bucket_mean(logs, spark_w)  # (spark_w, L)
         order = ("healthy", "vanishing", "exploding", "bad")
@@ -66,8 +66,6 @@ class GradRows(Widget):
                 lc = R.safe_log10(cur[sl])
                 val = 10 ** np.nanmean(lc) if np.isfinite(lc).any() else cur[start]
             reg = max(regimes[start:stop], key=order.index)
-            if not np.isfinite(cur[sl]).all():
-                val, reg = float("inf") if np.isposinf(cur[sl]).any() else float("nan"), "bad"
             st = _STYLES[reg]
             segs = [
                 Segment(R.group_label(snap.layer_names, start, stop).ljust(NAME_W)[:NAME_W], st),
