@@ -89,6 +89,7 @@ class GradApp(App[int]):
         Binding("l", "log_y", "log-y", show=False, tooltip="loss plot: log / linear y axis"),
         Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
         Binding("q", "quit", "quit", tooltip="quit"),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True, tooltip="quit (as in any terminal program)"),
     ]
 
     def __init__(self, cfg: Config, *, trainer: Trainer | None = None, drive: bool = True,

@@ -1,5 +1,5 @@
-"""The real dashboard in a pseudo-terminal: it starts, shows training, and a SIGTERM or SIGHUP (a
-closed SSH session) ends it cleanly: prompt exit, terminal restored, record file completed."""
+"""The real dashboard in a pseudo-terminal: it starts, shows training, and q, Ctrl+C, SIGTERM or
+SIGHUP (a closed SSH session) end it cleanly: prompt exit, terminal restored, record completed."""
 
 from __future__ import annotations
 
@@ -56,8 +56,9 @@ def wait_exit(pid: int, fd: int, timeout: float, buf: bytearray) -> int | None:
     return None
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
-def test_dashboard_ends_cleanly_on_signal(tmp_path, sig):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, b"q", b"\x03"],
+                         ids=["SIGTERM", "SIGHUP", "q", "ctrl+c"])
+def test_dashboard_ends_cleanly(tmp_path, sig):
     rec = tmp_path / "session.jsonl"
     pid, fd = spawn(["--preset", "relu-he", "--set", "depth=3", "--record", str(rec)])
     buf = bytearray()
@@ -67,7 +68,10 @@ def test_dashboard_ends_cleanly_on_signal(tmp_path, sig):
         assert read_until(fd, b"step", 5, buf)
         mark = len(buf)
         t0 = time.monotonic()
-        os.kill(pid, sig)
+        if isinstance(sig, bytes):
+            os.write(fd, sig)  # a keystroke, as the terminal sends it
+        else:
+            os.kill(pid, sig)
         code = wait_exit(pid, fd, 5, buf)
         elapsed = time.monotonic() - t0
     finally:
