@@ -53,7 +53,7 @@ class LossPlot(PlotextPlot):
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        width = 256  # fixed bucket count: the picture depends on the data only (stable snapshots)
+        width = 128  # fixed bucket count (about the braille resolution): the picture depends on the data only
         steps, loss, acc = self._hist.arrays()
         y = R.safe_log10(loss) if self.log_y else np.where(np.isfinite(loss), loss, np.nan)
         xs = R.bucket_mean(steps[:, None], width)[:, 0] if len(steps) else steps
