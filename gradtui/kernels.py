@@ -695,31 +695,10 @@ def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stat
 
 # ------------------------------------------------------------------------ evaluation mode
 @njit(**_OPTS)
-def _activate_only(y, act):
-    """f(y) in place (evaluation mode needs no derivative)."""
-    n = y.shape[0]
-    for i in range(n):
-        z = y[i]
-        if act == 0:
-            y[i] = 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
-        elif act == 1:
-            y[i] = math.tanh(z)
-        elif act == 2:
-            y[i] = z if z > 0 else 0.0
-        elif act == 3:
-            y[i] = z if z > 0 else 0.01 * z
-        elif act == 4:
-            y[i] = z if z > 0 else math.exp(z) - 1.0
-        elif act == 5:
-            y[i] = _SELU_L * z if z > 0 else _SELU_L * _SELU_A * (math.exp(z) - 1.0)
-        elif act == 6:
-            y[i] = 0.5 * z * (1.0 + math.tanh(_GELU_C * (z + 0.044715 * z * z * z)))
-
-
-@njit(**_OPTS)
-def predict(xq, theta, geo, icfg, fcfg, bnrun, ebuf, out):
+def predict(xq, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, out):
     """Evaluation-mode forward (running batch-norm statistics) of ``xq (n, d_in)`` in batches;
-    writes the logits / outputs into ``out (n, d_out)``. ``ebuf (3, E * max_width)``."""
+    writes the logits / outputs into ``out (n, d_out)``. ``ebuf (4, E * max_width)`` in the
+    network's dtype (two ping-pong rows, the input, f' scratch), ``escratch`` float64 (2, same)."""
     n = xq.shape[0]
     n_layers = geo.shape[0]
     act = icfg[I_ACT]
@@ -753,7 +732,7 @@ def predict(xq, theta, geo, icfg, fcfg, bnrun, ebuf, out):
                     for j in range(fo):
                         xn = (z[i, j] - bnrun[0, u + j]) / math.sqrt(bnrun[1, u + j] + eps)
                         z[i, j] = gamma[j] * xn + beta[j]
-            _activate_only(zf, act)
+            activate(zf, zf, ebuf[3, : nb * fo], act, escratch)  # f' unused here
             if resid and fi == fo and l > 0:
                 for i in range(nb):
                     for j in range(fo):
@@ -762,9 +741,9 @@ def predict(xq, theta, geo, icfg, fcfg, bnrun, ebuf, out):
 
 
 @njit(**_OPTS)
-def evaluate(xe, te, theta, geo, icfg, fcfg, bnrun, ebuf, out):
+def evaluate(xe, te, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, out):
     """Loss and accuracy on a held-out set in evaluation mode (``out`` is scratch (n, d_out))."""
-    predict(xe, theta, geo, icfg, fcfg, bnrun, ebuf, out)
+    predict(xe, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, out)
     n, c = out.shape
     loss = 0.0
     correct = 0
@@ -796,7 +775,8 @@ def evaluate(xe, te, theta, geo, icfg, fcfg, bnrun, ebuf, out):
 # ---------------------------------------------------------------------------- the K-step loop
 @njit(**_OPTS)
 def train_chunk(x, t, idx, xte, tte, lrs, theta, grad, m1, m2, delta, geo, icfg, fcfg, work, xb, tb,
-                bnbuf, bnrun, scratch, ebuf, eout, step0, opt_t0, ring_step, ring_g, ring_l, ring_pos):
+                bnbuf, bnrun, scratch, ebuf, escratch, eout, step0, opt_t0, ring_step, ring_g, ring_l,
+                ring_pos):
     """Run ``K = idx.shape[0]`` SGD steps; batch k is ``x[idx[k]]``, its rate ``lrs[k]``.
 
     Every step writes one ring row ``(ring_pos + k) % cap``: its step number, the global and the
@@ -838,7 +818,7 @@ def train_chunk(x, t, idx, xte, tte, lrs, theta, grad, m1, m2, delta, geo, icfg,
         apply_update(theta, grad, m1, m2, delta, geo, icfg[I_OPT], lrs[k], opt_t0 + k + 1, fcfg, ls,
                      icfg[I_STATS] != 0)
         if (step0 + k + 1) % eval_every == 0:
-            tl, ta = evaluate(xte, tte, theta, geo, icfg, fcfg, bnrun, ebuf, eout)
+            tl, ta = evaluate(xte, tte, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, eout)
             gs[S_TEST_LOSS] = tl
             gs[S_TEST_ACC] = ta
     return n_steps, False

@@ -81,7 +81,8 @@ class MLP:
         self.work = np.zeros((K.N_WORK, self.batch * u), dt)
         self.xb = np.zeros((self.batch, self.sizes[0]), dt)
         self.tb = np.zeros((self.batch, self.sizes[-1]), dt)
-        self.ebuf = np.zeros((3, EVAL_ROWS * max(self.sizes)), dt)
+        self.ebuf = np.zeros((4, EVAL_ROWS * max(self.sizes)), dt)  # evaluation-mode activations
+        self.escratch = np.zeros((2, EVAL_ROWS * max(self.sizes)))  # float64 kernel scratch for them
         self.scratch = np.zeros((2, self.batch * max(self.sizes)))  # float64 kernel scratch
         self.reset_running_stats()
 
@@ -130,5 +131,6 @@ class MLP:
 
     def predict(self, x: np.ndarray, icfg: np.ndarray, fcfg: np.ndarray) -> np.ndarray:
         out = np.zeros((x.shape[0], self.sizes[-1]), self.dtype)
-        K.predict(np.ascontiguousarray(x, self.dtype), self.theta, self.geo, icfg, fcfg, self.bnrun, self.ebuf, out)
+        K.predict(np.ascontiguousarray(x, self.dtype), self.theta, self.geo, icfg, fcfg, self.bnrun, self.ebuf,
+                  self.escratch, out)
         return out

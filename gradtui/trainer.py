@@ -225,7 +225,7 @@ class Trainer:
         t0 = time.perf_counter()
         rows, diverged = K.train_chunk(
             self.x, self.t, idx, self.xte, self.tte, lrs, m.theta, m.grad, m.m1, m.m2, m.delta, m.geo,
-            self.icfg, self.fcfg, m.work, m.xb, m.tb, m.bnbuf, m.bnrun, m.scratch, m.ebuf, self.eout,
+            self.icfg, self.fcfg, m.work, m.xb, m.tb, m.bnbuf, m.bnrun, m.scratch, m.ebuf, m.escratch, self.eout,
             self.step_count, self.opt_t, self.ring.step, self.ring.glob, self.ring.layers, self.ring.pos)
         dt = time.perf_counter() - t0
         self.ring.advance(rows)
