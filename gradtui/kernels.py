@@ -205,14 +205,6 @@ def _abs_sum_and_sq(x):
     return sa, s2
 
 
-@njit(**_OPTS)
-def _count_below(x, thr):
-    c = 0
-    for i in range(x.shape[0]):
-        c += abs(x[i]) < thr
-    return c
-
-
 # ------------------------------------------------------------------------------- activations
 @njit(**_OPTS)
 def activate(y, a, d, act, scratch):

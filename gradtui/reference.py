@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradtui.activations import ACTIVATIONS
+from gradtui.activations import ACTIVATIONS, LEAKY_SLOPE, SELU_ALPHA, SELU_LAMBDA
 from gradtui.config import Config
 from gradtui.stats import GLOBAL_COL, LAYER_COL
 
@@ -35,9 +35,6 @@ N_LAYER_STATS = len(LAYER_COL)
 N_GLOBAL_STATS = len(GLOBAL_COL)
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
-LEAKY = 0.01
-SELU_LAMBDA = 1.0507009873554805
-SELU_ALPHA = 1.6732632423543772
 GELU_C = np.sqrt(2.0 / np.pi)
 GELU_K = 0.044715
 
@@ -58,7 +55,7 @@ def activation(name: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.where(pos, y, 0), pos.astype(y.dtype)
     if name == "leaky_relu":
         pos = y > 0
-        return np.where(pos, y, LEAKY * y), np.where(pos, one, y.dtype.type(LEAKY))
+        return np.where(pos, y, LEAKY_SLOPE * y), np.where(pos, one, y.dtype.type(LEAKY_SLOPE))
     if name == "elu":
         pos = y > 0
         neg = np.minimum(y, 0)  # exp of the positive side is never used (and could overflow)

@@ -60,7 +60,6 @@ class Trainer:
         self.total_steps = 0  # steps run since construction; never reset (recorded sessions use it)
         self.on_command: Callable[[int, Command], None] | None = None  # called with total_steps
         self._sec_per_step = None
-        self._rate = 0.0
         self._build(cfg)
 
     # ----------------------------------------------------------------------------- building

@@ -141,3 +141,14 @@ def test_float32_sigmoid_matches_float64():
     K.activate(z.astype(np.float32), a32, d32, 0, scratch)
     np.testing.assert_allclose(a32, a64, rtol=2e-6, atol=1e-37)
     np.testing.assert_allclose(d32, d64, rtol=1e-5, atol=1e-37)
+
+
+def test_kernel_constants_match_the_registry():
+    """The kernels keep literal copies (numba's cache would not notice an edit in another file)."""
+    from gradtui.activations import LEAKY_SLOPE, SELU_ALPHA, SELU_LAMBDA
+
+    assert (K._SELU_L, K._SELU_A) == (SELU_LAMBDA, SELU_ALPHA)
+    z = np.array([-2.0])
+    a, d, scratch = np.empty(1), np.empty(1), np.empty((2, 1))
+    K.activate(z, a, d, ACTIVATIONS["leaky_relu"].id, scratch)
+    assert a[0] == LEAKY_SLOPE * -2.0 and d[0] == LEAKY_SLOPE
