@@ -289,3 +289,18 @@ def test_readme_key_table_lists_every_binding():
         shown = b.key_display or b.key.split(",")[0]
         shown = {"spc": "space"}.get(shown, shown)
         assert f"`{shown}`" in table, f"README key table misses {shown} ({b.action})"
+
+
+async def test_status_bar_never_wraps_a_long_message_over_the_config_line():
+    import dataclasses
+
+    tr = Trainer(SMALL)
+    tr.run_steps(3)
+    snap = dataclasses.replace(tr.snapshot(), message="reset: step 0, fresh data, weights and optimiser " * 3)
+    app = GradApp(SMALL, trainer=tr, drive=False, snapshot=snap)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        sb = app.query_one(StatusBar)
+        lines = ["".join(s.text for s in sb.render_line(y)) for y in range(2)]
+        assert "step 3" in lines[0] and lines[0].rstrip().endswith("…")
+        assert "tiny" in lines[1] and "a:sigmoid" in lines[1]

@@ -70,7 +70,7 @@ class StatusBar(Widget):
     """Fixed two lines, so a new snapshot only repaints it (``Static.update`` would ask for a
     layout pass of the whole screen on every snapshot: most of the UI's cost)."""
 
-    DEFAULT_CSS = "StatusBar { height: 2; width: 1fr; background: $boost; }"
+    DEFAULT_CSS = "StatusBar { height: 2; width: 1fr; background: $boost; text-wrap: nowrap; text-overflow: ellipsis; }"
 
     def __init__(self, hide_wallclock: bool = False, **kw) -> None:
         super().__init__(**kw)
