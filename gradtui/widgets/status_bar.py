@@ -35,7 +35,7 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
     st = snap.status
     t.append(f" {st.upper()} ", STATE_STYLE.get(st, "reverse"))
     if st == "compiling":
-        t.append(" compiling kernels… (first start ~10 s, cached afterwards)", "yellow")
+        t.append(" compiling kernels… (first start ~20 s, cached afterwards)", "yellow")
     else:
         t.append(f" step {snap.step:,}", "bold")
         if not hide_wallclock and st == "running":
