@@ -184,25 +184,17 @@ def _sum_sq(x):
 
 
 @njit(**_RED)
-def _sum_and_sq(x):
+def _moments(x):
+    """(sum, sum of |x|, sum of squares) in float64, one vectorisable pass."""
     s1 = 0.0
-    s2 = 0.0
-    for i in range(x.shape[0]):
-        v = float(x[i])
-        s1 += v
-        s2 += v * v
-    return s1, s2
-
-
-@njit(**_RED)
-def _abs_sum_and_sq(x):
     sa = 0.0
     s2 = 0.0
     for i in range(x.shape[0]):
         v = float(x[i])
+        s1 += v
         sa += abs(v)
         s2 += v * v
-    return sa, s2
+    return s1, sa, s2
 
 
 # ------------------------------------------------------------------------------- activations
@@ -232,7 +224,7 @@ def activate(y, a, d, act, scratch):
             t = 2.0 / (1.0 + e[i]) - 1.0
             a[i] = t
             d[i] = 1.0 - t * t
-    elif act == 2:  # relu
+    elif act == 2:  # relu (an explicit 0: slope 0 times -inf would be NaN)
         for i in range(n):
             z = y[i]
             if z > 0:
@@ -428,7 +420,7 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
             af[:] = zf
             if not icfg[I_STATS]:
                 return a
-            s1, s2 = _sum_and_sq(zf)
+            s1, _, s2 = _moments(zf)
             m = s1 / zf.shape[0]
             lstats[l, L_ACT_MEAN] = m
             lstats[l, L_ACT_STD] = math.sqrt(max(s2 / zf.shape[0] - m * m, 0.0))
@@ -544,7 +536,7 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
         gwf = grad[p: p + fi * fo]
         wf = theta[p: p + fi * fo]
         if icfg[I_STATS]:
-            sa, sq = _abs_sum_and_sq(gwf)
+            _, sa, sq = _moments(gwf)
             lstats[l, L_GRAD_NORM] = math.sqrt(sq)
             lstats[l, L_GRAD_MEAN_ABS] = sa / gwf.shape[0]
         if l1 != 0.0 or l2 != 0.0:
