@@ -18,10 +18,13 @@ Design
 
 Forward, hidden layer l (input h, output a; ``@`` is ``np.dot``)::
 
-    z  = h @ W + b                                   # (nb, fo)     work[W_Z]
+    z  = h @ W + b                       # (nb, fo), work[W_A] (work[W_Z] with batch norm)
     xh = (z - mean_batch) / sqrt(var_batch + eps)    # batch norm   work[W_XH]
     y  = gamma * xh + beta  (or y = z without BN)
     a  = f(y) (+ h if residual and fan_in == fan_out) # work[W_A], f'(y) in work[W_D]
+
+After the GEMM, one sweep over L1-sized row blocks does the bias, the activation, the residual
+and the activation statistics (``_act_layer``): each pass after the first finds its block in L1.
 
 Output layer: ``z = h @ W + b``; softmax + cross-entropy (mean over batch) or MSE (mean over
 batch and outputs). Penalties: ``l1 * sum|W| + l2/2 * sum W^2`` over weight matrices.
@@ -74,8 +77,8 @@ N_FCFG = 11
 G_FIN, G_FOUT, G_POFF, G_UOFF, G_PEND = range(5)
 N_GEO = 5
 # work rows
-W_Z, W_XH, W_A, W_D, W_GA, W_GZ = range(6)
-N_WORK = 6
+W_Z, W_XH, W_A, W_D, W_GA = range(5)  # W_D holds f'(y), then (in place) dL/dy in backward
+N_WORK = 5
 # per-layer statistics columns (documented in gradtui.stats)
 (L_GRAD_NORM, L_GRAD_MEAN_ABS, L_DELTA_NORM, L_WEIGHT_NORM, L_UPDATE_RATIO,
  L_ACT_MEAN, L_ACT_STD, L_SATURATED, L_DEAD) = range(9)
@@ -200,6 +203,7 @@ def _moments(x):
 
 # ------------------------------------------------------------------------------- activations
 _ABLK = 512  # activate() works in blocks: exp's scratch (2 x 4 KB) stays in L1 between its passes
+_LBLK = 4096  # _act_layer's row blocks (elements): big enough that slicing costs nothing
 
 
 @njit(**_OPTS)
@@ -292,24 +296,17 @@ def _block(row, nb, u, fo):
 
 
 @njit(**_RED)
-def _act_stats(af, df, nb, fo, act, colmax, lstats, l):
-    """Mean/std of the layer output, saturated and dead fractions, in one vectorisable pass.
-
-    ``colmax`` is scratch of the network's dtype: activations are O(1), so each row is summed in
-    that dtype (full SIMD width for float32) and the rows are added up in float64."""
-    a = af.reshape(nb, fo)
-    d = df.reshape(nb, fo)
-    colmax[0] = 0.01 * _MAX_SLOPE[0] if act == 0 else (0.01 * _MAX_SLOPE[1] if act == 1 else -1.0)
-    thr = colmax[0]  # the threshold in the network's dtype
-    for j in range(fo):
-        colmax[j] = 0.0
+def _act_stats_rows(a, d, thr, colmax):
+    """Partial activation statistics of rows ``a, d (r, fo)``: (sum, sum of squares, count of
+    |f'| < thr) in float64; ``colmax[j]`` = max(colmax[j], max_i |d[i, j]|). Each row is summed in
+    the network's dtype (activations are O(1); full SIMD width for float32), the rows in float64."""
     s1 = 0.0
     s2 = 0.0
     sat = 0
-    for i in range(nb):
+    for i in range(a.shape[0]):
         r1 = a[i, 0] * 0
         r2 = a[i, 0] * 0
-        for j in range(fo):
+        for j in range(a.shape[1]):
             v = a[i, j]
             g = abs(d[i, j])
             r1 += v
@@ -318,15 +315,56 @@ def _act_stats(af, df, nb, fo, act, colmax, lstats, l):
             colmax[j] = max(colmax[j], g)
         s1 += float(r1)
         s2 += float(r2)
-    n = nb * fo
-    m = s1 / n
-    lstats[l, L_ACT_MEAN] = m
-    lstats[l, L_ACT_STD] = math.sqrt(max(s2 / n - m * m, 0.0))
-    lstats[l, L_SATURATED] = sat / n
-    dead = 0
+    return s1, s2, sat
+
+
+@njit(**_OPTS)
+def _act_layer(af, b, df, h, nb, fo, act, add_bias, resid, stats, scratch, colmax, lstats, l):
+    """One hidden layer after its GEMM, in place in ``af``, in one sweep over row blocks of about
+    _ABLK elements: ``a = f(a + b) (+ h if resid)`` (``add_bias``; batch norm's output comes
+    without), ``d = f'``, and (``stats``) the layer's activation statistics: mean/std of ``a``,
+    saturated and dead fractions. Every pass after the first finds its block in cache.
+    ``colmax`` is scratch of the network's dtype, at least ``fo`` long. (Slices, not index
+    offsets, inside: numba can vectorise only indices it knows are >= 0.)"""
+    a2 = af.reshape(nb, fo)
+    d2 = df.reshape(nb, fo)
+    colmax[0] = 0.01 * _MAX_SLOPE[0] if act == 0 else (0.01 * _MAX_SLOPE[1] if act == 1 else -1.0)
+    thr = colmax[0]  # the saturation threshold in the network's dtype
     for j in range(fo):
-        dead += colmax[j] == 0.0
-    lstats[l, L_DEAD] = dead / fo
+        colmax[j] = 0.0
+    rows = max(1, _LBLK // fo)
+    s1 = 0.0
+    s2 = 0.0
+    sat = 0
+    for r0 in range(0, nb, rows):
+        r1 = min(r0 + rows, nb)
+        ab = a2[r0:r1]
+        if add_bias:
+            for i in range(r1 - r0):
+                for j in range(fo):
+                    ab[i, j] += b[j]
+        blk = af[r0 * fo: r1 * fo]
+        activate(blk, blk, df[r0 * fo: r1 * fo], act, scratch)
+        if resid:
+            hb = h[r0:r1]
+            for i in range(r1 - r0):
+                for j in range(fo):
+                    ab[i, j] += hb[i, j]
+        if stats:
+            p1, p2, ps = _act_stats_rows(ab, d2[r0:r1], thr, colmax)
+            s1 += p1
+            s2 += p2
+            sat += ps
+    if stats:
+        n = nb * fo
+        m = s1 / n
+        lstats[l, L_ACT_MEAN] = m
+        lstats[l, L_ACT_STD] = math.sqrt(max(s2 / n - m * m, 0.0))
+        lstats[l, L_SATURATED] = sat / n
+        dead = 0
+        for j in range(fo):
+            dead += colmax[j] == 0.0
+        lstats[l, L_DEAD] = dead / fo
 
 
 @njit(**_RED)
@@ -345,18 +383,17 @@ def _colsum_sq(gzf, gb, nb, fo, want_norm):
 
 
 @njit(**_RED)
-def _gate_grad(gaf, df, gzf, gb, nb, fo, want_norm):
-    """gz = ga * f' (the signal through the activation), gb = column sums of gz, and |gz|^2 when
-    ``want_norm``; one pass."""
+def _gate_grad(gaf, gzf, gb, nb, fo, want_norm):
+    """In place: ``gz`` holds f'(y) on entry and dL/dy = ga * f' on exit; gb = its column sums,
+    and |dL/dy|^2 when ``want_norm``; one pass."""
     ga = gaf.reshape(nb, fo)
-    d = df.reshape(nb, fo)
     gz = gzf.reshape(nb, fo)
     for j in range(fo):
         gb[j] = 0.0
     sq = 0.0
     for i in range(nb):
         for j in range(fo):
-            v = ga[i, j] * d[i, j]
+            v = ga[i, j] * gz[i, j]
             gz[i, j] = v
             gb[j] += v
             sq += float(v) * float(v)
@@ -420,40 +457,39 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
         fo = geo[l, G_FOUT]
         u = geo[l, G_UOFF]
         w, b, gamma, beta = _layer_params(theta, geo, l)
-        zf = _block(work[W_Z], nb, u, fo)
-        z = zf.reshape(nb, fo)
-        np.dot(h, w, z)  # (nb, fi) @ (fi, fo)
-        for i in range(nb):
-            for j in range(fo):
-                z[i, j] += b[j]
         af = _block(work[W_A], nb, u, fo)
         a = af.reshape(nb, fo)
         if l == n_layers - 1:  # logits: softmax / identity is applied by the loss
-            af[:] = zf
+            np.dot(h, w, a)  # (nb, fi) @ (fi, fo)
+            for i in range(nb):
+                for j in range(fo):
+                    a[i, j] += b[j]
             if not icfg[I_STATS]:
                 return a
-            s1, _, s2 = _moments(zf)
-            m = s1 / zf.shape[0]
+            s1, _, s2 = _moments(af)
+            m = s1 / af.shape[0]
             lstats[l, L_ACT_MEAN] = m
-            lstats[l, L_ACT_STD] = math.sqrt(max(s2 / zf.shape[0] - m * m, 0.0))
+            lstats[l, L_ACT_STD] = math.sqrt(max(s2 / af.shape[0] - m * m, 0.0))
             lstats[l, L_SATURATED] = 0.0
             lstats[l, L_DEAD] = 0.0
             return a
-        src = zf
+        df = _block(work[W_D], nb, u, fo)
+        colmax = _block(work[W_GA], nb, u, fo)  # this layer's W_GA block is free until backward
+        res = resid and fi == fo and l > 0
         if use_bn:
+            z = _block(work[W_Z], nb, u, fo).reshape(nb, fo)
+            np.dot(h, w, z)
+            for i in range(nb):
+                for j in range(fo):
+                    z[i, j] += b[j]
             xh = _block(work[W_XH], nb, u, fo).reshape(nb, fo)
             _bn_train(z, xh, a, gamma, beta, bnbuf[0, u: u + fo], bnbuf[1, u: u + fo],
                       bnrun[0, u: u + fo], bnrun[1, u: u + fo], fcfg[F_BN_EPS], fcfg[F_BN_MOM],
                       update_running)
-            src = af
-        df = _block(work[W_D], nb, u, fo)
-        activate(src, af, df, act, scratch)
-        if resid and fi == fo and l > 0:
-            for i in range(nb):
-                for j in range(fo):
-                    a[i, j] += h[i, j]
-        if icfg[I_STATS]:  # this layer's W_GA block is free until backward: scratch in our dtype
-            _act_stats(af, df, nb, fo, act, _block(work[W_GA], nb, u, fo), lstats, l)
+        else:
+            np.dot(h, w, a)  # z straight into a's block; the sweep below adds b and applies f
+        _act_layer(af, b, df, h, nb, fo, act, not use_bn, res, icfg[I_STATS] != 0, scratch, colmax,
+                   lstats, l)
         h = a
     return h  # not reached: the output layer returns above
 
@@ -498,7 +534,7 @@ def loss_and_dlogits(z, t, task, dz):
 # --------------------------------------------------------------------------------- backward
 @njit(**_OPTS)
 def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
-    """Back-propagate from ``work[W_GZ]`` of the output layer (set by ``loss_and_dlogits``).
+    """Back-propagate from ``work[W_D]`` of the output layer (dL/dz, set by ``loss_and_dlogits``).
     Fills ``grad`` (data gradient + penalty gradient) and the gradient statistics; returns the
     penalty value. ``L_GRAD_NORM`` is the data-loss gradient, penalties excluded."""
     nb = xb.shape[0]
@@ -515,13 +551,12 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
         p = geo[l, G_POFF]
         w, b, gamma, beta = _layer_params(theta, geo, l)
         gw, gb, ggamma, gbeta = _layer_params(grad, geo, l)
-        gzf = _block(work[W_GZ], nb, u, fo)
+        gzf = _block(work[W_D], nb, u, fo)  # dL/dz overwrites f' in place: one array less to touch
         gz = gzf.reshape(nb, fo)
         stats = icfg[I_STATS] != 0
         if l < n_layers - 1:
             gaf = _block(work[W_GA], nb, u, fo)
-            df = _block(work[W_D], nb, u, fo)
-            dsq = _gate_grad(gaf, df, gzf, gb, nb, fo, stats)  # gz = dL/dy, gb = its column sums
+            dsq = _gate_grad(gaf, gzf, gb, nb, fo, stats)  # gz = dL/dy, gb = its column sums
             if use_bn:  # y = gamma xh + beta: back through the normalisation to z
                 xh = _block(work[W_XH], nb, u, fo).reshape(nb, fo)
                 invstd = bnbuf[1, u: u + fo]
@@ -584,7 +619,7 @@ def loss_grad(xb, tb, theta, grad, geo, icfg, fcfg, work, bnbuf, bnrun, lstats, 
     n_layers = geo.shape[0]
     z = forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, False, lstats, scratch)
     lo = n_layers - 1
-    dz = _block(work[W_GZ], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
+    dz = _block(work[W_D], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
     loss, correct = loss_and_dlogits(z, tb, icfg[I_TASK], dz)
     penalty = backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats)
     return loss + penalty, correct
@@ -794,7 +829,7 @@ def train_chunk(x, t, idx, xte, tte, lrs, theta, grad, m1, m2, delta, geo, icfg,
             xb[i, :] = x[r]
             tb[i, :] = t[r]
         z = forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, True, ls, scratch)
-        dz = _block(work[W_GZ], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
+        dz = _block(work[W_D], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
         loss, correct = loss_and_dlogits(z, tb, icfg[I_TASK], dz)
         loss += backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, ls)
         gn, clipped = clip_grads(grad, geo, icfg[I_CLIP], fcfg[F_CLIP])
