@@ -69,29 +69,26 @@ class DepthProfile(Widget):
             regimes = ["bad" if not np.isfinite(raw[i]) else r for i, r in enumerate(R.classify(cur))]
         bar_w = max(4, width - NAME_W - VALUE_W)
         gcol = None if guide is None else int(round((guide - lo) / (hi - lo) * (bar_w - 1)))
-        for start, stop in R.groups(snap.n_layers, height):
-            vals = cur[start:stop]
-            with np.errstate(all="ignore"):
-                if log:
-                    lv = R.safe_log10(vals)
-                    x = float(np.nanmean(lv)) if np.isfinite(lv).any() else np.nan
-                    shown = 10 ** x if np.isfinite(x) else (vals[0] if len(vals) else np.nan)
-                else:
-                    x = float(np.nanmean(vals)) if np.isfinite(vals).any() else np.nan
-                    shown = x
-            n = 0 if not np.isfinite(x) else int(round(np.clip((x - lo) / (hi - lo), 0, 1) * bar_w))
-            style = _PLAIN
-            if regimes is not None:
-                order = ("healthy", "vanishing", "exploding", "bad")
-                style = _BAR[max(regimes[start:stop], key=order.index)]
-            bar = ["█"] * n + [" "] * (bar_w - n)
-            segs = [Segment(R.group_label(snap.layer_names, start, stop).ljust(NAME_W)[:NAME_W], _DIM)]
-            if gcol is not None and 0 <= gcol < bar_w:
-                segs += [Segment("".join(bar[:gcol]), style),
-                         Segment("|" if bar[gcol] == " " else "┃", _GUIDE),
-                         Segment("".join(bar[gcol + 1:]), style)]
+        grp = R.groups(snap.n_layers, height)
+        starts = [s for s, _ in grp]
+        with np.errstate(all="ignore"):
+            if log:
+                xs = R.group_nanmean(R.safe_log10(cur), grp)  # geometric mean over the group
+                shown_all = np.where(np.isfinite(xs), 10.0 ** xs, cur[starts])
             else:
-                segs.append(Segment("".join(bar), style))
+                xs = R.group_nanmean(cur, grp)
+                shown_all = xs
+        styles = [_PLAIN] * len(grp) if regimes is None else [_BAR[r] for r in R.worst_regime(regimes, grp)]
+        for (start, stop), x, shown, style in zip(grp, xs, shown_all, styles):
+            n = 0 if not np.isfinite(x) else int(round(np.clip((x - lo) / (hi - lo), 0, 1) * bar_w))
+            segs = [Segment(R.group_label(snap.layer_names, start, stop).ljust(NAME_W)[:NAME_W], _DIM)]
+            bar = "█" * n + " " * (bar_w - n)
+            if gcol is not None and 0 <= gcol < bar_w:
+                segs += [Segment(bar[:gcol], style),
+                         Segment("|" if bar[gcol] == " " else "┃", _GUIDE),
+                         Segment(bar[gcol + 1:], style)]
+            else:
+                segs.append(Segment(bar, style))
             txt = R.sci(shown, VALUE_W) if log else (f"{100 * shown:7.1f}%" if hi == 1.0 and np.isfinite(shown)
                                                        else R.sci(shown, VALUE_W))
             segs.append(Segment(txt.rjust(VALUE_W), style))

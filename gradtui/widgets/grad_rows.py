@@ -58,18 +58,17 @@ class GradRows(Widget):
         regimes = ["bad" if not np.isfinite(raw[i]) else r for i, r in enumerate(regimes)]
         spark_w = max(4, width - NAME_W - VALUE_W - TAG_W)
         cols = R.bucket_mean(logs, spark_w)  # (spark_w, L)
-        order = ("healthy", "vanishing", "exploding", "bad")
-        for start, stop in R.groups(snap.n_layers, height):
-            sl = slice(start, stop)
-            with np.errstate(all="ignore"):
-                col = np.nanmean(cols[:, sl], axis=1) if stop - start > 1 else cols[:, start]
-                lc = R.safe_log10(cur[sl])
-                val = 10 ** np.nanmean(lc) if np.isfinite(lc).any() else cur[start]
-            reg = max(regimes[start:stop], key=order.index)
+        grp = R.groups(snap.n_layers, height)
+        sparks = R.spark_columns(R.group_nanmean(cols, grp))  # one string per group, in one pass
+        lg = R.group_nanmean(R.safe_log10(cur), grp)  # geometric mean of the group's current norms
+        starts = [s for s, _ in grp]
+        with np.errstate(all="ignore"):
+            vals = np.where(np.isfinite(lg), 10.0 ** lg, np.asarray(cur, np.float64)[starts])
+        for (start, stop), spk, val, reg in zip(grp, sparks, vals, R.worst_regime(regimes, grp)):
             st = _STYLES[reg]
             segs = [
                 Segment(R.group_label(snap.layer_names, start, stop).ljust(NAME_W)[:NAME_W], st),
-                Segment(R.spark(col), st),
+                Segment(spk, st),
                 Segment(R.sci(val, VALUE_W), st),
                 Segment(" " + R.REGIME_TAG[reg].ljust(TAG_W - 1), _TAG_STYLES[reg]),
             ]

@@ -71,13 +71,43 @@ def bucket_mean(series: np.ndarray, width: int) -> np.ndarray:
         return np.where(c > 0, s / np.maximum(c, 1), np.nan)
 
 
+_BAR_CHARS = np.array(list(BARS) + ["·"])
+
+
+def spark_columns(values: np.ndarray, lo: float = LOG_LO, hi: float = LOG_HI) -> list[str]:
+    """One sparkline per column of log10 values ``(width, k)`` on the fixed [lo, hi] range, in one
+    vectorised pass; NaN (no data / not finite) -> '·'."""
+    v = np.asarray(values, np.float64)
+    if v.ndim == 1:
+        v = v[:, None]
+    idx = np.clip(np.round((np.nan_to_num(v, nan=lo) - lo) / (hi - lo) * 7), 0, 7).astype(int) + 1
+    idx[~np.isfinite(v)] = len(BARS)
+    chars = _BAR_CHARS[idx.T]  # (k, width)
+    return ["".join(row) for row in chars.tolist()]
+
+
 def spark(values: np.ndarray, lo: float = LOG_LO, hi: float = LOG_HI) -> str:
     """Characters for log10 values on the fixed [lo, hi] range; NaN (no data / not finite) -> '·'."""
-    v = np.asarray(values, np.float64)
-    idx = np.clip(np.round((np.nan_to_num(v, nan=lo) - lo) / (hi - lo) * 7), 0, 7).astype(int) + 1
-    chars = np.array(list(BARS))[idx]
-    chars[~np.isfinite(v)] = "·"
-    return "".join(chars.tolist())
+    return spark_columns(np.asarray(values, np.float64).reshape(-1, 1), lo, hi)[0]
+
+
+def group_nanmean(a, groups: list[tuple[int, int]]) -> np.ndarray:
+    """NaN-ignoring mean over the last axis within each contiguous [start, stop) group that
+    :func:`groups` made: (..., n) -> (..., len(groups)); NaN where a group has no finite value."""
+    a = np.asarray(a, np.float64)
+    starts = np.array([s for s, _ in groups], dtype=np.intp)
+    fin = np.isfinite(a)
+    s = np.add.reduceat(np.where(fin, a, 0.0), starts, axis=-1)
+    c = np.add.reduceat(fin.astype(np.int64), starts, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(c > 0, s / np.maximum(c, 1), np.nan)
+
+
+def worst_regime(regimes: list[str], groups: list[tuple[int, int]]) -> list[str]:
+    """The worst regime (healthy < vanishing < exploding < bad) within each group."""
+    rank = np.array([REGIMES.index(r) for r in regimes])
+    worst = np.maximum.reduceat(rank, np.array([s for s, _ in groups], dtype=np.intp))
+    return [REGIMES[k] for k in worst]
 
 
 def sci(x: float, width: int = 8) -> str:
