@@ -340,7 +340,8 @@ class Runner:
         tr.warm_up()
         self._boundary = tr.boundary()
         self._publish()
-        last_pub = last_bd = rate_t = time.perf_counter()
+        last_bd = rate_t = time.perf_counter()
+        next_pub = rate_t + self.period
         rate_n, seen_events = tr.total_steps, tr.n_events
         sps = 0.0
         while not (self.stop_requested or should_stop()):
@@ -348,20 +349,23 @@ class Runner:
             remaining = None if self.max_steps is None else self.max_steps - tr.step_count
             if remaining is not None and remaining <= 0:
                 tr.paused = True
-            # half a publish period per kernel call: snapshots land on time, and each chunk
-            # boundary (a GIL hand-over that may wait for the UI) is rare
-            n = tr.run_chunk(max_steps=remaining, seconds=min(0.05, self.period / 2))
+            # at most half a publish period per kernel call, and never past the next snapshot's
+            # due time: snapshots land on a steady 1/hz beat, and each chunk boundary (a GIL
+            # hand-over that may wait for the UI) is rare
+            budget = min(0.05, self.period / 2, max(0.002, next_pub - time.perf_counter()))
+            n = tr.run_chunk(max_steps=remaining, seconds=budget)
             now = time.perf_counter()
             changed = tr.n_events != seen_events
             seen_events = tr.n_events
             if self.boundary_period and (changed or (n and now - last_bd >= self.boundary_period)):
                 self._boundary = tr.boundary()
                 last_bd = now
-            if changed or now - last_pub >= self.period:
+            if changed or now >= next_pub - 0.001:
                 if now - rate_t > 0.25:
                     sps = (tr.total_steps - rate_n) / (now - rate_t)
                     rate_t, rate_n = now, tr.total_steps
                 self._publish(sps=sps if tr.status == "running" else 0.0)
-                last_pub = now
+                # keep the beat (no drift from chunk overruns) without a burst after a stall
+                next_pub = max(next_pub + self.period, now + self.period / 2)
             if n == 0:  # paused, diverged or done: sleep until a command arrives
                 tr.wake.wait(self.period)
