@@ -672,6 +672,13 @@ def _add_measuring(w, dw):
 
 
 @njit(**_OPTS)
+def _add(w, dw):
+    """w += dw (slices, so the loop index is known >= 0 and the loop vectorises)."""
+    for k in range(w.shape[0]):
+        w[k] += dw[k]
+
+
+@njit(**_OPTS)
 def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stats=True):
     """One optimiser step (``t`` counts from 1), one branch-free loop per rule; ``delta`` is
     scratch like ``theta``. Writes weight norm (before) and |dW|/|W| per layer."""
@@ -720,10 +727,8 @@ def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stat
             lstats[l, L_WEIGHT_NORM] = math.sqrt(wsq)
             lstats[l, L_UPDATE_RATIO] = math.sqrt(dsq / wsq) if wsq > 0 else 0.0
         else:
-            for k in range(p, wend):
-                theta[k] += delta[k]
-        for k in range(wend, geo[l, G_PEND]):
-            theta[k] += delta[k]
+            _add(theta[p:wend], delta[p:wend])
+        _add(theta[wend:geo[l, G_PEND]], delta[wend:geo[l, G_PEND]])
 
 
 # ------------------------------------------------------------------------ evaluation mode
