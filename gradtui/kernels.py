@@ -23,8 +23,9 @@ Forward, hidden layer l (input h, output a; ``@`` is ``np.dot``)::
     y  = gamma * xh + beta  (or y = z without BN)
     a  = f(y) (+ h if residual and fan_in == fan_out) # work[W_A], f'(y) in work[W_D]
 
-After the GEMM, one sweep over L1-sized row blocks does the bias, the activation, the residual
-and the activation statistics (``_act_layer``): each pass after the first finds its block in L1.
+After the GEMM, one sweep over row blocks of ~_LBLK elements does the bias, the activation, the
+residual and the activation statistics (``_act_layer``): each pass after the first finds its block
+in cache.
 
 Output layer: ``z = h @ W + b``; softmax + cross-entropy (mean over batch) or MSE (mean over
 batch and outputs). Penalties: ``l1 * sum|W| + l2/2 * sum W^2`` over weight matrices.
@@ -321,7 +322,7 @@ def _act_stats_rows(a, d, thr, colmax):
 @njit(**_OPTS)
 def _act_layer(af, b, df, h, nb, fo, act, add_bias, resid, stats, scratch, colmax, lstats, l):
     """One hidden layer after its GEMM, in place in ``af``, in one sweep over row blocks of about
-    _ABLK elements: ``a = f(a + b) (+ h if resid)`` (``add_bias``; batch norm's output comes
+    _LBLK elements: ``a = f(a + b) (+ h if resid)`` (``add_bias``; batch norm's output comes
     without), ``d = f'``, and (``stats``) the layer's activation statistics: mean/std of ``a``,
     saturated and dead fractions. Every pass after the first finds its block in cache.
     ``colmax`` is scratch of the network's dtype, at least ``fo`` long. (Slices, not index
@@ -440,6 +441,15 @@ def _layer_params(theta, geo, l):
     return w, theta[q: q + fo], theta[q + fo: q + 2 * fo], theta[q + 2 * fo: q + 3 * fo]
 
 
+@njit(**_OPTS)
+def _linear(h, w, b, z):
+    """z = h @ w + b: (nb, fi) @ (fi, fo), then the bias on every row."""
+    np.dot(h, w, z)
+    for i in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            z[i, j] += b[j]
+
+
 # ---------------------------------------------------------------------------------- forward
 @njit(**_OPTS)
 def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running, lstats, scratch):
@@ -460,10 +470,7 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
         af = _block(work[W_A], nb, u, fo)
         a = af.reshape(nb, fo)
         if l == n_layers - 1:  # logits: softmax / identity is applied by the loss
-            np.dot(h, w, a)  # (nb, fi) @ (fi, fo)
-            for i in range(nb):
-                for j in range(fo):
-                    a[i, j] += b[j]
+            _linear(h, w, b, a)
             if not icfg[I_STATS]:
                 return a
             s1, _, s2 = _moments(af)
@@ -478,10 +485,7 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
         res = resid and fi == fo and l > 0
         if use_bn:
             z = _block(work[W_Z], nb, u, fo).reshape(nb, fo)
-            np.dot(h, w, z)
-            for i in range(nb):
-                for j in range(fo):
-                    z[i, j] += b[j]
+            _linear(h, w, b, z)
             xh = _block(work[W_XH], nb, u, fo).reshape(nb, fo)
             _bn_train(z, xh, a, gamma, beta, bnbuf[0, u: u + fo], bnbuf[1, u: u + fo],
                       bnrun[0, u: u + fo], bnrun[1, u: u + fo], fcfg[F_BN_EPS], fcfg[F_BN_MOM],
@@ -758,10 +762,7 @@ def predict(xq, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, out):
             w, b, gamma, beta = _layer_params(theta, geo, l)
             zf = ebuf[l % 2, : nb * fo]
             z = zf.reshape(nb, fo)
-            np.dot(h, w, z)
-            for i in range(nb):
-                for j in range(fo):
-                    z[i, j] += b[j]
+            _linear(h, w, b, z)
             if l == n_layers - 1:
                 out[s: s + nb] = z
                 break
