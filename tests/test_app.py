@@ -195,7 +195,7 @@ def test_regimes_and_nan_safety():
     assert R.classify(cur) == ["vanishing", "vanishing", "healthy", "healthy", "bad", "bad"]
     assert R.classify([1e-2, 1e3]) == ["vanishing", "exploding"]  # relative to the largest layer
     assert R.classify([2.0], first=[0.001]) == ["exploding"]  # grew 2000x
-    s = R.spark(np.array([np.nan, -np.inf, -100, R.LOG_LO, R.LOG_HI, 50]))
+    s = R.spark_columns(np.array([np.nan, -np.inf, -100, R.LOG_LO, R.LOG_HI, 50]))[0]
     assert s[0] == "·" and s[1] == "·" and s[2] == "▁" and s[4] == "█" and s[5] == "█"
     assert R.sci(float("nan")).strip() == "nan" and R.sci(1.234e-9) == "1.23e-09"
     assert R.groups(21, 13)[0] == (0, 2) and R.groups(21, 13)[-1][1] == 21 and len(R.groups(21, 13)) == 13

@@ -70,14 +70,10 @@ class DepthProfile(Widget):
         bar_w = max(4, width - NAME_W - VALUE_W)
         gcol = None if guide is None else int(round((guide - lo) / (hi - lo) * (bar_w - 1)))
         grp = R.groups(snap.n_layers, height)
-        starts = [s for s, _ in grp]
-        with np.errstate(all="ignore"):
-            if log:
-                xs = R.group_nanmean(R.safe_log10(cur), grp)  # geometric mean over the group
-                shown_all = np.where(np.isfinite(xs), 10.0 ** xs, cur[starts])
-            else:
-                xs = R.group_nanmean(cur, grp)
-                shown_all = xs
+        if log:
+            xs, shown_all = R.group_log_mean(cur, grp)
+        else:
+            xs = shown_all = R.group_nanmean(cur, grp)
         styles = [_PLAIN] * len(grp) if regimes is None else [_BAR[r] for r in R.worst_regime(regimes, grp)]
         for (start, stop), x, shown, style in zip(grp, xs, shown_all, styles):
             n = 0 if not np.isfinite(x) else int(round(np.clip((x - lo) / (hi - lo), 0, 1) * bar_w))

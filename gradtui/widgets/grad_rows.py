@@ -60,10 +60,7 @@ class GradRows(Widget):
         cols = R.bucket_mean(logs, spark_w)  # (spark_w, L)
         grp = R.groups(snap.n_layers, height)
         sparks = R.spark_columns(R.group_nanmean(cols, grp))  # one string per group, in one pass
-        lg = R.group_nanmean(R.safe_log10(cur), grp)  # geometric mean of the group's current norms
-        starts = [s for s, _ in grp]
-        with np.errstate(all="ignore"):
-            vals = np.where(np.isfinite(lg), 10.0 ** lg, np.asarray(cur, np.float64)[starts])
+        _, vals = R.group_log_mean(cur, grp)
         for (start, stop), spk, val, reg in zip(grp, sparks, vals, R.worst_regime(regimes, grp)):
             st = _STYLES[reg]
             segs = [

@@ -75,8 +75,8 @@ _BAR_CHARS = np.array(list(BARS) + ["·"])
 
 
 def spark_columns(values: np.ndarray, lo: float = LOG_LO, hi: float = LOG_HI) -> list[str]:
-    """One sparkline per column of log10 values ``(width, k)`` on the fixed [lo, hi] range, in one
-    vectorised pass; NaN (no data / not finite) -> '·'."""
+    """One sparkline per column of log10 values ``(width, k)`` (a 1-D array is one column) on the
+    fixed [lo, hi] range, in one vectorised pass; NaN (no data / not finite) -> '·'."""
     v = np.asarray(values, np.float64)
     if v.ndim == 1:
         v = v[:, None]
@@ -84,11 +84,6 @@ def spark_columns(values: np.ndarray, lo: float = LOG_LO, hi: float = LOG_HI) ->
     idx[~np.isfinite(v)] = len(BARS)
     chars = _BAR_CHARS[idx.T]  # (k, width)
     return ["".join(row) for row in chars.tolist()]
-
-
-def spark(values: np.ndarray, lo: float = LOG_LO, hi: float = LOG_HI) -> str:
-    """Characters for log10 values on the fixed [lo, hi] range; NaN (no data / not finite) -> '·'."""
-    return spark_columns(np.asarray(values, np.float64).reshape(-1, 1), lo, hi)[0]
 
 
 def group_nanmean(a, groups: list[tuple[int, int]]) -> np.ndarray:
@@ -101,6 +96,17 @@ def group_nanmean(a, groups: list[tuple[int, int]]) -> np.ndarray:
     c = np.add.reduceat(fin.astype(np.int64), starts, axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(c > 0, s / np.maximum(c, 1), np.nan)
+
+
+def group_log_mean(a, groups: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per group: the mean log10 of its positive finite values (NaN if none) and the value to
+    show, the geometric mean 10**that, or else the group's first value (NaN, inf or 0 stays
+    visible as itself)."""
+    a = np.asarray(a, np.float64)
+    lg = group_nanmean(safe_log10(a), groups)
+    with np.errstate(over="ignore"):
+        shown = np.where(np.isfinite(lg), 10.0 ** lg, a[[s for s, _ in groups]])
+    return lg, shown
 
 
 def worst_regime(regimes: list[str], groups: list[tuple[int, int]]) -> list[str]:
