@@ -297,26 +297,27 @@ def _block(row, nb, u, fo):
 
 
 @njit(**_RED)
-def _act_stats_rows(a, d, thr, colmax):
-    """Partial activation statistics of rows ``a, d (r, fo)``: (sum, sum of squares, count of
-    |f'| < thr) in float64; ``colmax[j]`` = max(colmax[j], max_i |d[i, j]|). Each row is summed in
-    the network's dtype (activations are O(1); full SIMD width for float32), the rows in float64."""
-    s1 = 0.0
-    s2 = 0.0
-    sat = 0
+def _act_stats_flat(a, d, thr):
+    """Partial activation statistics of a flat block: (sum of a, sum of a^2, count of |d| < thr),
+    summed in the network's dtype (activations are O(1); full SIMD width for float32)."""
+    z = a[0] * 0
+    r1 = z
+    r2 = z
+    cnt = 0
     for i in range(a.shape[0]):
-        r1 = a[i, 0] * 0
-        r2 = a[i, 0] * 0
-        for j in range(a.shape[1]):
-            v = a[i, j]
-            g = abs(d[i, j])
-            r1 += v
-            r2 += v * v
-            sat += g < thr
-            colmax[j] = max(colmax[j], g)
-        s1 += float(r1)
-        s2 += float(r2)
-    return s1, s2, sat
+        v = a[i]
+        r1 += v
+        r2 += v * v
+        cnt += abs(d[i]) < thr
+    return float(r1), float(r2), cnt
+
+
+@njit(**_RED)
+def _colmax_abs(d, colmax):
+    """colmax[j] = max(colmax[j], max_i |d[i, j]|)."""
+    for i in range(d.shape[0]):
+        for j in range(d.shape[1]):
+            colmax[j] = max(colmax[j], abs(d[i, j]))
 
 
 @njit(**_OPTS)
@@ -326,17 +327,24 @@ def _act_layer(af, b, df, h, nb, fo, act, add_bias, resid, stats, scratch, colma
     without), ``d = f'``, and (``stats``) the layer's activation statistics: mean/std of ``a``,
     saturated and dead fractions. Every pass after the first finds its block in cache.
     ``colmax`` is scratch of the network's dtype, at least ``fo`` long. (Slices, not index
-    offsets, inside: numba can vectorise only indices it knows are >= 0.)"""
+    offsets, inside: numba can vectorise only indices it knows are >= 0.)
+
+    Dead units (f' = 0 on the whole batch) need a per-column pass; it runs on a block only while
+    every block so far had at least one small |f'| per row, which a dead unit implies (so never
+    on a healthy sigmoid net, on every block of a ReLU net)."""
     a2 = af.reshape(nb, fo)
     d2 = df.reshape(nb, fo)
-    colmax[0] = 0.01 * _MAX_SLOPE[0] if act == 0 else (0.01 * _MAX_SLOPE[1] if act == 1 else -1.0)
-    thr = colmax[0]  # the saturation threshold in the network's dtype
+    saturating = act == 0 or act == 1
+    # |f'| < thr counts saturated entries (sigmoid, tanh) or, for the others, zeros and near-zeros
+    colmax[0] = 0.01 * _MAX_SLOPE[0] if act == 0 else (0.01 * _MAX_SLOPE[1] if act == 1 else 1e-30)
+    thr = colmax[0]  # in the network's dtype
     for j in range(fo):
         colmax[j] = 0.0
     rows = max(1, _LBLK // fo)
     s1 = 0.0
     s2 = 0.0
-    sat = 0
+    cnt = 0
+    maybe_dead = True
     for r0 in range(0, nb, rows):
         r1 = min(r0 + rows, nb)
         ab = a2[r0:r1]
@@ -345,26 +353,33 @@ def _act_layer(af, b, df, h, nb, fo, act, add_bias, resid, stats, scratch, colma
                 for j in range(fo):
                     ab[i, j] += b[j]
         blk = af[r0 * fo: r1 * fo]
-        activate(blk, blk, df[r0 * fo: r1 * fo], act, scratch)
+        dblk = df[r0 * fo: r1 * fo]
+        activate(blk, blk, dblk, act, scratch)
         if resid:
             hb = h[r0:r1]
             for i in range(r1 - r0):
                 for j in range(fo):
                     ab[i, j] += hb[i, j]
         if stats:
-            p1, p2, ps = _act_stats_rows(ab, d2[r0:r1], thr, colmax)
+            p1, p2, pc = _act_stats_flat(blk, dblk, thr)
             s1 += p1
             s2 += p2
-            sat += ps
+            cnt += pc
+            if maybe_dead:
+                if pc >= r1 - r0:
+                    _colmax_abs(d2[r0:r1], colmax)
+                else:
+                    maybe_dead = False
     if stats:
         n = nb * fo
         m = s1 / n
         lstats[l, L_ACT_MEAN] = m
         lstats[l, L_ACT_STD] = math.sqrt(max(s2 / n - m * m, 0.0))
-        lstats[l, L_SATURATED] = sat / n
+        lstats[l, L_SATURATED] = cnt / n if saturating else 0.0
         dead = 0
-        for j in range(fo):
-            dead += colmax[j] == 0.0
+        if maybe_dead:
+            for j in range(fo):
+                dead += colmax[j] == 0.0
         lstats[l, L_DEAD] = dead / fo
 
 

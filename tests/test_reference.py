@@ -98,3 +98,35 @@ def test_float32_trainer_is_close_to_reference():
     tr = Trainer(BASE.replace(dtype="float32", activation="sigmoid", optimizer="adam", lr=0.01))
     problems = compare_with_trainer(tr, 10, rtol=1e-3, atol=1e-5)
     assert not problems, problems[:3]
+
+
+@pytest.mark.parametrize("act", ["relu", "sigmoid", "tanh", "elu"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_activation_statistics_over_many_row_blocks(act, dtype):
+    """The layer sweep works in row blocks and looks for dead units only while every block could
+    hold one: columns dead in every block, dead in the first block only, and saturated columns
+    must all come out as NumPy counts them."""
+    from gradtui import kernels as K
+
+    rng = np.random.default_rng(5)
+    nb, fo = 700, 24  # 4096 // 24 = 170 rows per block: 5 blocks, the last one partial
+    z = rng.normal(0, 3, (nb, fo)).astype(dtype)
+    z[:, 0] = -800  # dead (ReLU, ELU) or saturated (sigmoid, tanh) on the whole batch
+    z[:, 1] = np.abs(z[:, 1]) + 0.1
+    z[:170, 2] = -800  # dead in the first block only: not a dead unit
+    z[-3:, 3] = -800
+    zero_b = np.zeros(fo, dtype)
+    af = z.ravel().copy()
+    df = np.empty_like(af)
+    lstats = np.zeros((1, K.N_LSTATS))
+    K._act_layer(af, zero_b, df, af.reshape(nb, fo), nb, fo, ACTIVATIONS[act].id, True, False, True, np.zeros((2, 4096)), np.zeros(fo, dtype), lstats, 0)
+    a, d = af.reshape(nb, fo).astype(np.float64), df.reshape(nb, fo).astype(np.float64)
+    tol = 1e-12 if dtype == "float64" else 1e-5
+    np.testing.assert_allclose(lstats[0, K.L_ACT_MEAN], a.mean(), rtol=tol)
+    np.testing.assert_allclose(lstats[0, K.L_ACT_STD], a.std(), rtol=tol * 100)
+    spec = ACTIVATIONS[act]
+    sat = np.mean(np.abs(d) < 0.01 * spec.max_slope) if spec.saturating else 0.0
+    assert lstats[0, K.L_SATURATED] == pytest.approx(sat, abs=1e-12)
+    assert lstats[0, K.L_DEAD] == pytest.approx(np.mean(np.all(d == 0, axis=0)), abs=1e-12)
+    if act == "relu":
+        assert lstats[0, K.L_DEAD] == pytest.approx(1 / fo)  # column 0 only
