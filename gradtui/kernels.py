@@ -9,8 +9,10 @@ Design
   Layer ``l`` owns ``theta[geo[l, G_POFF]:geo[l, G_PEND]]``: ``W (fan_in, fan_out)`` row-major, then
   ``b (fan_out)``, then for hidden layers ``gamma, beta (fan_out)`` of batch norm (always allocated,
   so toggling batch norm never reallocates).
-* Per-unit activations live in ``work (N_WORK, batch * U)``, ``U`` = all units of all layers; layer
-  ``l``'s block of row ``r`` is ``work[r, nb*u : nb*(u+fan_out)]`` viewed as ``(nb, fan_out)``.
+* Per-unit activations live in ``work`` (``work_shape``): layer ``l``'s block of row ``r`` is
+  ``work[r, nb*u : nb*(u+fan_out)]`` viewed as ``(nb, fan_out)``, ``u`` = units of the layers below.
+  Backward needs dL/da of one layer at a time: ``work[W_GA]`` holds two ping-pong blocks of
+  ``nb * max_width`` (they stay in cache), and Wᵀ copies go to the start of ``work[W_Z]``.
 * Activation, optimiser, clipping, residual and batch norm are selected by integers in ``icfg``;
   hyper-parameters sit in ``fcfg``. Changing any of them never triggers a recompile.
 * ``train_chunk`` runs K steps in one call (no GIL held) and writes every step's statistics into
@@ -80,6 +82,12 @@ N_GEO = 5
 # work rows
 W_Z, W_XH, W_A, W_D, W_GA = range(5)  # W_D holds f'(y), then (in place) dL/dy in backward
 N_WORK = 5
+
+
+def work_shape(nb: int, sizes) -> tuple[int, int]:
+    """Shape of ``work`` for a batch of ``nb`` and layer sizes ``(d_in, h_1, ..., d_out)``: a block
+    per unit for the per-layer rows, and at least the two ping-pong blocks that W_GA holds."""
+    return N_WORK, nb * max(sum(sizes[1:]), 2 * max(sizes[1:]))
 # per-layer statistics columns (documented in gradtui.stats)
 (L_GRAD_NORM, L_GRAD_MEAN_ABS, L_DELTA_NORM, L_WEIGHT_NORM, L_UPDATE_RATIO,
  L_ACT_MEAN, L_ACT_STD, L_SATURATED, L_DEAD) = range(9)
@@ -296,6 +304,13 @@ def _block(row, nb, u, fo):
     return row[nb * u: nb * (u + fo)]
 
 
+@njit(**_OPTS)
+def _ga_block(work, nb, gstride, l, fo):
+    """dL/da of hidden layer ``l`` as a flat (nb * fo,) view: ping-pong blocks in work[W_GA]."""
+    o = (l % 2) * gstride
+    return work[W_GA, o: o + nb * fo]
+
+
 @njit(**_RED)
 def _act_stats_flat(a, d, thr):
     """Partial activation statistics of a flat block: (sum of a, sum of a^2, count of |d| < thr),
@@ -496,7 +511,7 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
             lstats[l, L_DEAD] = 0.0
             return a
         df = _block(work[W_D], nb, u, fo)
-        colmax = _block(work[W_GA], nb, u, fo)  # this layer's W_GA block is free until backward
+        colmax = work[W_GA, :fo]  # W_GA is free until backward
         res = resid and fi == fo and l > 0
         if use_bn:
             z = _block(work[W_Z], nb, u, fo).reshape(nb, fo)
@@ -563,6 +578,9 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
     l1 = fcfg[F_L1]
     l2 = fcfg[F_L2]
     penalty = 0.0
+    gstride = 0  # ping-pong block size in work[W_GA]
+    for l in range(n_layers):
+        gstride = max(gstride, nb * geo[l, G_FOUT])
     for l in range(n_layers - 1, -1, -1):
         fi = geo[l, G_FIN]
         fo = geo[l, G_FOUT]
@@ -574,7 +592,7 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
         gz = gzf.reshape(nb, fo)
         stats = icfg[I_STATS] != 0
         if l < n_layers - 1:
-            gaf = _block(work[W_GA], nb, u, fo)
+            gaf = _ga_block(work, nb, gstride, l, fo)
             dsq = _gate_grad(gaf, gzf, gb, nb, fo, stats)  # gz = dL/dy, gb = its column sums
             if use_bn:  # y = gamma xh + beta: back through the normalisation to z
                 xh = _block(work[W_XH], nb, u, fo).reshape(nb, fo)
@@ -611,11 +629,11 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
                 penalty += l1 * abs(x) + 0.5 * l2 * x * x
                 gwf[k] += l2 * x + (l1 if x > 0 else (-l1 if x < 0 else 0.0))
         if l > 0:
-            gap = _block(work[W_GA], nb, geo[l - 1, G_UOFF], fi).reshape(nb, fi)
+            gap = _ga_block(work, nb, gstride, l - 1, fi).reshape(nb, fi)
             if fi <= nb and fi * fo <= _WT_COPY_MAX:  # small GEMMs with a transposed operand run
-                # 20-40% slower: copy W^T into this layer's dead z block (at 128x128 and above the
+                # 20-40% slower: copy W^T first (z is dead in backward; at 128x128 and above the
                 # strided copy costs more than it saves: 190 us against 60 us at 256x256 float64)
-                wt = _block(work[W_Z], nb, u, fo)[: fi * fo].reshape(fo, fi)
+                wt = work[W_Z, : fi * fo].reshape(fo, fi)
                 for i in range(fi):
                     for j in range(fo):
                         wt[j, i] = w[i, j]
@@ -623,7 +641,7 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
             else:
                 np.dot(gz, w.T, gap)
             if resid and fi == fo and l < n_layers - 1:
-                ga = _block(work[W_GA], nb, u, fo).reshape(nb, fo)
+                ga = _ga_block(work, nb, gstride, l, fo).reshape(nb, fo)
                 for i in range(nb):
                     for j in range(fo):
                         gap[i, j] += ga[i, j]

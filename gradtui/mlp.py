@@ -4,7 +4,7 @@ No training loop here (that is :mod:`gradtui.trainer`); this module only knows s
 
     sizes   = (d_in, h_1, ..., h_L, d_out)      layer l maps sizes[l] -> sizes[l+1]
     theta   : flat params, per layer [W (fan_in*fan_out) | b | gamma | beta]  (gamma/beta hidden only)
-    work    : (N_WORK, batch * U) activations and their gradients, U = sum(sizes[1:])
+    work    : kernels.work_shape(batch, sizes): activations and their gradients
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class MLP:
         self.delta = np.zeros(p, dt)  # the update of the last step (scratch)
         self.bnbuf = np.zeros((2, u))  # batch mean, 1/std of the last training forward
         self.bnrun = np.zeros((2, u))  # running mean, var (evaluation mode)
-        self.work = np.zeros((K.N_WORK, self.batch * u), dt)
+        self.work = np.zeros(K.work_shape(self.batch, self.sizes), dt)
         self.xb = np.zeros((self.batch, self.sizes[0]), dt)
         self.tb = np.zeros((self.batch, self.sizes[-1]), dt)
         self.ebuf = np.zeros((4, EVAL_ROWS * max(self.sizes)), dt)  # evaluation-mode activations
@@ -121,7 +121,7 @@ class MLP:
         nb = xb.shape[0]
         work, scratch = self.work, self.scratch
         if nb != self.batch:
-            work = np.zeros((K.N_WORK, nb * self.n_units), self.dtype)
+            work = np.zeros(K.work_shape(nb, self.sizes), self.dtype)
             scratch = np.zeros((2, nb * max(self.sizes)))
         lstats = np.zeros((self.n_layers, K.N_LSTATS))
         loss, _ = K.loss_grad(np.ascontiguousarray(xb, self.dtype), np.ascontiguousarray(tb, self.dtype),
