@@ -197,6 +197,14 @@ def _sum_sq(x):
 
 
 @njit(**_RED)
+def _sum_abs(x):
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += abs(float(x[i]))
+    return s
+
+
+@njit(**_RED)
 def _moments(x):
     """(sum, sum of |x|, sum of squares) in float64, one vectorisable pass."""
     s1 = 0.0
@@ -569,8 +577,9 @@ def loss_and_dlogits(z, t, task, dz):
 @njit(**_OPTS)
 def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
     """Back-propagate from ``work[W_D]`` of the output layer (dL/dz, set by ``loss_and_dlogits``).
-    Fills ``grad`` (data gradient + penalty gradient) and the gradient statistics; returns the
-    penalty value. ``L_GRAD_NORM`` is the data-loss gradient, penalties excluded."""
+    Fills ``grad`` (data gradient + penalty gradient) and the gradient statistics; returns
+    (penalty value, |grad|^2), the latter summed layer by layer while each is in cache (clipping
+    and the global norm need it). ``L_GRAD_NORM`` is the data-loss gradient, penalties excluded."""
     nb = xb.shape[0]
     n_layers = geo.shape[0]
     use_bn = icfg[I_BN] != 0
@@ -578,6 +587,7 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
     l1 = fcfg[F_L1]
     l2 = fcfg[F_L2]
     penalty = 0.0
+    gsq = 0.0
     gstride = 0  # ping-pong block size in work[W_GA]
     for l in range(n_layers):
         gstride = max(gstride, nb * geo[l, G_FOUT])
@@ -619,15 +629,23 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
         np.dot(hin.T, gz, gw)  # (fi, nb) @ (nb, fo)
         gwf = grad[p: p + fi * fo]
         wf = theta[p: p + fi * fo]
-        if icfg[I_STATS]:
+        # |grad|^2 of W, b (, gamma, beta) after the penalty: the global norm and clipping need
+        # it every step; the statistics reuse it when there is no penalty (same bits either way)
+        pen = l1 != 0.0 or l2 != 0.0
+        if stats and pen:  # the data-loss gradient, before the penalty joins it
             _, sa, sq = _moments(gwf)
             lstats[l, L_GRAD_NORM] = math.sqrt(sq)
             lstats[l, L_GRAD_MEAN_ABS] = sa / gwf.shape[0]
-        if l1 != 0.0 or l2 != 0.0:
+        if pen:
             for k in range(gwf.shape[0]):
                 x = wf[k]
                 penalty += l1 * abs(x) + 0.5 * l2 * x * x
                 gwf[k] += l2 * x + (l1 if x > 0 else (-l1 if x < 0 else 0.0))
+        wsq = _sum_sq(gwf)
+        gsq += wsq + _sum_sq(grad[p + fi * fo: geo[l, G_PEND]])
+        if stats and not pen:
+            lstats[l, L_GRAD_NORM] = math.sqrt(wsq)
+            lstats[l, L_GRAD_MEAN_ABS] = _sum_abs(gwf) / gwf.shape[0]
         if l > 0:
             gap = _ga_block(work, nb, gstride, l - 1, fi).reshape(nb, fi)
             if fi <= nb and fi * fo <= _WT_COPY_MAX:  # small GEMMs with a transposed operand run
@@ -645,7 +663,7 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
                 for i in range(nb):
                     for j in range(fo):
                         gap[i, j] += ga[i, j]
-    return penalty
+    return penalty, gsq
 
 
 @njit(**_OPTS)
@@ -658,15 +676,14 @@ def loss_grad(xb, tb, theta, grad, geo, icfg, fcfg, work, bnbuf, bnrun, lstats, 
     lo = n_layers - 1
     dz = _block(work[W_D], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
     loss, correct = loss_and_dlogits(z, tb, icfg[I_TASK], dz)
-    penalty = backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats)
+    penalty, _ = backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats)
     return loss + penalty, correct
 
 
 # ------------------------------------------------------------------ clipping and the update
 @njit(**_OPTS)
-def clip_grads(grad, geo, mode, c):
-    """Clip in place. Returns (global L2 norm before clipping, whether anything changed)."""
-    gn = math.sqrt(_sum_sq(grad))
+def clip_grads(grad, geo, mode, c, gn):
+    """Clip in place; ``gn`` is the global L2 norm of ``grad``. Returns whether anything changed."""
     clipped = False
     if mode == 1:  # by value
         for k in range(grad.shape[0]):
@@ -691,7 +708,7 @@ def clip_grads(grad, geo, mode, c):
             for k in range(grad.shape[0]):
                 grad[k] *= f
             clipped = True
-    return gn, clipped
+    return clipped
 
 
 @njit(**_RED)
@@ -708,6 +725,40 @@ def _add_measuring(w, dw):
     return wsq, dsq
 
 
+@njit(**_RED)
+def _axpy_measuring(w, g, c):
+    """w += d with d = c * g rounded to w's dtype (as a delta array would hold it), returning
+    (|w|^2 before, |d|^2): plain SGD's update and its statistics in one pass."""
+    wsq = 0.0
+    dsq = 0.0
+    if w.itemsize == 4:
+        for k in range(w.shape[0]):
+            x = w[k]
+            d = np.float32(c * g[k])
+            wsq += float(x) * float(x)
+            dsq += float(d) * float(d)
+            w[k] = x + d
+    else:
+        for k in range(w.shape[0]):
+            x = w[k]
+            d = c * g[k]
+            wsq += x * x
+            dsq += d * d
+            w[k] = x + d
+    return wsq, dsq
+
+
+@njit(**_OPTS)
+def _axpy(w, g, c):
+    """w += d, d = c * g rounded to w's dtype (slices: the loop vectorises)."""
+    if w.itemsize == 4:
+        for k in range(w.shape[0]):
+            w[k] += np.float32(c * g[k])
+    else:
+        for k in range(w.shape[0]):
+            w[k] += c * g[k]
+
+
 @njit(**_OPTS)
 def _add(w, dw):
     """w += dw (slices, so the loop index is known >= 0 and the loop vectorises)."""
@@ -718,17 +769,15 @@ def _add(w, dw):
 @njit(**_OPTS)
 def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stats=True):
     """One optimiser step (``t`` counts from 1), one branch-free loop per rule; ``delta`` is
-    scratch like ``theta``. Writes weight norm (before) and |dW|/|W| per layer."""
+    scratch like ``theta`` (plain SGD needs none). Writes weight norm (before) and |dW|/|W| per
+    layer."""
     mu = fcfg[F_MOMENTUM]
     b1 = fcfg[F_BETA1]
     b2 = fcfg[F_BETA2]
     rho = fcfg[F_RHO]
     eps = fcfg[F_EPS]
     n = theta.shape[0]
-    if opt == 0:
-        for k in range(n):
-            delta[k] = -lr * grad[k]
-    elif opt == 1 or opt == 2:
+    if opt == 1 or opt == 2:
         for k in range(n):
             m1[k] = mu * m1[k] + grad[k]
         if opt == 1:
@@ -745,7 +794,7 @@ def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stat
         for k in range(n):
             m2[k] = rho * m2[k] + (1.0 - rho) * grad[k] * grad[k]
             delta[k] = -lr * grad[k] / (math.sqrt(m2[k]) + eps)
-    else:
+    elif opt != 0:  # adam, adamw (plain SGD needs no delta: see below)
         bc1 = 1.0 - b1 ** t
         bc2 = 1.0 - b2 ** t
         for k in range(n):
@@ -756,16 +805,27 @@ def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stat
     for l in range(geo.shape[0]):
         p = geo[l, G_POFF]
         wend = p + geo[l, G_FIN] * geo[l, G_FOUT]
-        if opt == 6 and wd != 0.0:  # adamw: decoupled decay of weight matrices only
-            for k in range(p, wend):
-                delta[k] -= wd * theta[k]
+        pend = geo[l, G_PEND]
+        wsq = 0.0
+        dsq = 0.0
+        if opt == 0:  # plain SGD: theta += -lr grad in one pass per segment, no delta
+            if stats:
+                wsq, dsq = _axpy_measuring(theta[p:wend], grad[p:wend], -lr)
+            else:
+                _axpy(theta[p:wend], grad[p:wend], -lr)
+            _axpy(theta[wend:pend], grad[wend:pend], -lr)
+        else:
+            if opt == 6 and wd != 0.0:  # adamw: decoupled decay of weight matrices only
+                for k in range(p, wend):
+                    delta[k] -= wd * theta[k]
+            if stats:
+                wsq, dsq = _add_measuring(theta[p:wend], delta[p:wend])
+            else:
+                _add(theta[p:wend], delta[p:wend])
+            _add(theta[wend:pend], delta[wend:pend])
         if stats:
-            wsq, dsq = _add_measuring(theta[p:wend], delta[p:wend])
             lstats[l, L_WEIGHT_NORM] = math.sqrt(wsq)
             lstats[l, L_UPDATE_RATIO] = math.sqrt(dsq / wsq) if wsq > 0 else 0.0
-        else:
-            _add(theta[p:wend], delta[p:wend])
-        _add(theta[wend:geo[l, G_PEND]], delta[wend:geo[l, G_PEND]])
 
 
 # ------------------------------------------------------------------------ evaluation mode
@@ -870,8 +930,10 @@ def train_chunk(x, t, idx, xte, tte, lrs, theta, grad, m1, m2, delta, geo, icfg,
         z = forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, True, ls, scratch)
         dz = _block(work[W_D], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
         loss, correct = loss_and_dlogits(z, tb, icfg[I_TASK], dz)
-        loss += backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, ls)
-        gn, clipped = clip_grads(grad, geo, icfg[I_CLIP], fcfg[F_CLIP])
+        penalty, gsq = backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, ls)
+        loss += penalty
+        gn = math.sqrt(gsq)
+        clipped = clip_grads(grad, geo, icfg[I_CLIP], fcfg[F_CLIP], gn)
         ring_step[row] = step0 + k
         gs[S_LOSS] = loss
         gs[S_TRAIN_ACC] = correct / nb if icfg[I_TASK] == TASK_CLASSIFY else np.nan

@@ -162,16 +162,19 @@ def test_numeric_core_does_not_import_textual():
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
-def test_statistics_switch_changes_no_numerics():
+@pytest.mark.parametrize("opt,dtype", [("adam", "float64"), ("sgd", "float64"), ("sgd", "float32")])
+def test_statistics_switch_changes_no_numerics(opt, dtype):
     from gradtui import kernels as K
 
-    cfg = SMALL.replace(batchnorm=True, residual=True, optimizer="adam", lr=0.01)
+    cfg = SMALL.replace(batchnorm=True, residual=True, optimizer=opt, lr=0.01, clip="global_norm",
+                        clip_value=0.5, dtype=dtype)
     on, off = Trainer(cfg), Trainer(cfg)
     off.icfg[K.I_STATS] = 0
     on.run_steps(50)
     off.run_steps(50)
     np.testing.assert_array_equal(on.mlp.theta, off.mlp.theta)
-    np.testing.assert_array_equal(on.ring.glob[:50, GLOBAL_COL["loss"]], off.ring.glob[:50, GLOBAL_COL["loss"]])
+    np.testing.assert_array_equal(on.ring.glob[:50], off.ring.glob[:50])  # loss, norm, clipping, ...
+    assert on.ring.glob[:50, GLOBAL_COL["clipped"]].any()
     assert np.isfinite(on.ring.layers[:50]).all()
     assert np.isnan(off.ring.layers[:50, :, LAYER_COL["grad_norm"]]).all()
 
