@@ -322,17 +322,20 @@ def _ga_block(work, nb, gstride, l, fo):
 @njit(**_RED)
 def _act_stats_flat(a, d, thr):
     """Partial activation statistics of a flat block: (sum of a, sum of a^2, count of |d| < thr),
-    summed in the network's dtype (activations are O(1); full SIMD width for float32)."""
+    summed in the network's dtype (activations are O(1); full SIMD width for float32). The count
+    too: a float select-and-add vectorises where an integer count of float32 compares did not
+    (2.7x slower), and it is exact (a block holds far fewer than 2^24 elements)."""
     z = a[0] * 0
+    one = z + 1
     r1 = z
     r2 = z
-    cnt = 0
+    cnt = z
     for i in range(a.shape[0]):
         v = a[i]
         r1 += v
         r2 += v * v
-        cnt += abs(d[i]) < thr
-    return float(r1), float(r2), cnt
+        cnt += one if abs(d[i]) < thr else z
+    return float(r1), float(r2), int(cnt)
 
 
 @njit(**_RED)
