@@ -88,6 +88,8 @@ def work_shape(nb: int, sizes) -> tuple[int, int]:
     """Shape of ``work`` for a batch of ``nb`` and layer sizes ``(d_in, h_1, ..., d_out)``: a block
     per unit for the per-layer rows, and at least the two ping-pong blocks that W_GA holds."""
     return N_WORK, nb * max(sum(sizes[1:]), 2 * max(sizes[1:]))
+
+
 # per-layer statistics columns (documented in gradtui.stats)
 (L_GRAD_NORM, L_GRAD_MEAN_ABS, L_DELTA_NORM, L_WEIGHT_NORM, L_UPDATE_RATIO,
  L_ACT_MEAN, L_ACT_STD, L_SATURATED, L_DEAD) = range(9)
@@ -312,6 +314,24 @@ def _block(row, nb, u, fo):
     return row[nb * u: nb * (u + fo)]
 
 
+@njit(**_RED)
+def _transpose(w, wt, want_sq):
+    """wt = w.T; returns |w|^2 (float64) when ``want_sq``, else -1."""
+    fi, fo = w.shape
+    if not want_sq:
+        for i in range(fi):
+            for j in range(fo):
+                wt[j, i] = w[i, j]
+        return -1.0
+    s = 0.0
+    for i in range(fi):
+        for j in range(fo):
+            x = w[i, j]
+            wt[j, i] = x
+            s += float(x) * float(x)
+    return s
+
+
 @njit(**_OPTS)
 def _ga_block(work, nb, gstride, l, fo):
     """dL/da of hidden layer ``l`` as a flat (nb * fo,) view: ping-pong blocks in work[W_GA]."""
@@ -356,8 +376,8 @@ def _act_layer(af, b, df, h, nb, fo, act, add_bias, resid, stats, scratch, colma
     offsets, inside: numba can vectorise only indices it knows are >= 0.)
 
     Dead units (f' = 0 on the whole batch) need a per-column pass; it runs on a block only while
-    every block so far had at least one small |f'| per row, which a dead unit implies (so never
-    on a healthy sigmoid net, on every block of a ReLU net)."""
+    every block so far held at least as many small |f'| as rows, which a dead unit implies (so
+    never on a healthy sigmoid net, on every block of a ReLU net)."""
     a2 = af.reshape(nb, fo)
     d2 = df.reshape(nb, fo)
     saturating = act == 0 or act == 1
@@ -589,6 +609,7 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
     resid = icfg[I_RESID] != 0
     l1 = fcfg[F_L1]
     l2 = fcfg[F_L2]
+    sgd = icfg[I_OPT] == 0
     penalty = 0.0
     gsq = 0.0
     gstride = 0  # ping-pong block size in work[W_GA]
@@ -649,15 +670,19 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
         if stats and not pen:
             lstats[l, L_GRAD_NORM] = math.sqrt(wsq)
             lstats[l, L_GRAD_MEAN_ABS] = _sum_abs(gwf) / gwf.shape[0]
+        # plain SGD's update statistics need |W|^2 and |dW|^2 = (lr * clip factor)^2 |grad W|^2:
+        # both are at hand here, so apply_update need not measure (see its ``gscale``)
+        want_wn = stats and sgd
+        wnsq = -1.0
+        if want_wn:
+            lstats[l, L_UPDATE_RATIO] = wsq  # squared and unscaled until apply_update
         if l > 0:
             gap = _ga_block(work, nb, gstride, l - 1, fi).reshape(nb, fi)
             if fi <= nb and fi * fo <= _WT_COPY_MAX:  # small GEMMs with a transposed operand run
                 # 20-40% slower: copy W^T first (z is dead in backward; at 128x128 and above the
                 # strided copy costs more than it saves: 190 us against 60 us at 256x256 float64)
                 wt = work[W_Z, : fi * fo].reshape(fo, fi)
-                for i in range(fi):
-                    for j in range(fo):
-                        wt[j, i] = w[i, j]
+                wnsq = _transpose(w, wt, want_wn)
                 np.dot(gz, wt, gap)  # (nb, fo) @ (fo, fi)
             else:
                 np.dot(gz, w.T, gap)
@@ -666,6 +691,8 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
                 for i in range(nb):
                     for j in range(fo):
                         gap[i, j] += ga[i, j]
+        if want_wn:
+            lstats[l, L_WEIGHT_NORM] = wnsq if wnsq >= 0.0 else _sum_sq(wf)  # squared, see above
     return penalty, gsq
 
 
@@ -770,10 +797,11 @@ def _add(w, dw):
 
 
 @njit(**_OPTS)
-def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stats=True):
+def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stats=True, gscale=-1.0):
     """One optimiser step (``t`` counts from 1), one branch-free loop per rule; ``delta`` is
     scratch like ``theta`` (plain SGD needs none). Writes weight norm (before) and |dW|/|W| per
-    layer."""
+    layer. ``gscale >= 0``: plain SGD, and ``backward`` left |W|^2 and |grad W|^2 in those two
+    columns, ``grad`` having been scaled by ``gscale`` since (clipping): nothing to measure."""
     mu = fcfg[F_MOMENTUM]
     b1 = fcfg[F_BETA1]
     b2 = fcfg[F_BETA2]
@@ -812,7 +840,11 @@ def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stat
         wsq = 0.0
         dsq = 0.0
         if opt == 0:  # plain SGD: theta += -lr grad in one pass per segment, no delta
-            if stats:
+            if stats and gscale >= 0.0:
+                wsq = lstats[l, L_WEIGHT_NORM]
+                dsq = (lr * gscale) ** 2 * lstats[l, L_UPDATE_RATIO]
+                _axpy(theta[p:wend], grad[p:wend], -lr)
+            elif stats:
                 wsq, dsq = _axpy_measuring(theta[p:wend], grad[p:wend], -lr)
             else:
                 _axpy(theta[p:wend], grad[p:wend], -lr)
@@ -937,6 +969,8 @@ def train_chunk(x, t, idx, xte, tte, lrs, theta, grad, m1, m2, delta, geo, icfg,
         loss += penalty
         gn = math.sqrt(gsq)
         clipped = clip_grads(grad, geo, icfg[I_CLIP], fcfg[F_CLIP], gn)
+        # what clipping did to every gradient, if one factor says it (else apply_update measures)
+        gscale = 1.0 if not clipped else (fcfg[F_CLIP] / gn if icfg[I_CLIP] == 3 else -1.0)
         ring_step[row] = step0 + k
         gs[S_LOSS] = loss
         gs[S_TRAIN_ACC] = correct / nb if icfg[I_TASK] == TASK_CLASSIFY else np.nan
@@ -953,7 +987,7 @@ def train_chunk(x, t, idx, xte, tte, lrs, theta, grad, m1, m2, delta, geo, icfg,
             return k + 1, True
         gs[S_STATUS] = STATUS_OK
         apply_update(theta, grad, m1, m2, delta, geo, icfg[I_OPT], lrs[k], opt_t0 + k + 1, fcfg, ls,
-                     icfg[I_STATS] != 0)
+                     icfg[I_STATS] != 0, gscale)
         if (step0 + k + 1) % eval_every == 0:
             tl, ta = evaluate(xte, tte, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, eout)
             gs[S_TEST_LOSS] = tl

@@ -242,3 +242,23 @@ def test_snapshot_keeps_the_last_finite_values_after_divergence():
     for layer in range(snap.n_layers):  # each layer's own newest finite value
         col = series[:, layer]
         assert kept[layer] == col[np.isfinite(col)][-1]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("clip", ["none", "global_norm", "value", "layer_norm"])
+def test_sgd_update_statistics_match_the_change_of_the_weights(dtype, clip):
+    """Plain SGD's |W| and |dW|/|W| come from backward's sums (and the clipping factor) rather
+    than from a pass over the update: they must still describe the step that was taken."""
+    tr = Trainer(SMALL.replace(optimizer="sgd", lr=0.1, dtype=dtype, clip=clip, clip_value=0.05))
+    tr.run_steps(5)
+    before = [tr.mlp.weight(l).astype(np.float64) for l in range(tr.mlp.n_layers)]
+    tr.run_steps(1)
+    layers = tr.ring.last(1)[2][0]
+    if clip != "none":
+        assert tr.ring.last(1)[1][0, GLOBAL_COL["clipped"]] == 1
+    rtol = 1e-9 if dtype == "float64" else 2e-2  # float32: W1 - W0 loses digits to rounding
+    for l, w0 in enumerate(before):
+        w1 = tr.mlp.weight(l).astype(np.float64)
+        assert layers[l, LAYER_COL["weight_norm"]] == pytest.approx(np.linalg.norm(w0), rel=1e-6)
+        ratio = np.linalg.norm(w1 - w0) / np.linalg.norm(w0)
+        assert layers[l, LAYER_COL["update_ratio"]] == pytest.approx(ratio, rel=rtol)
