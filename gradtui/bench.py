@@ -13,7 +13,8 @@ statistics, on a sigmoid MLP (``xavier_normal``, softmax cross-entropy, 2-D spir
 Honesty rules: every implementation starts from gradtui's initial weights and runs the same batches;
 before any speed is compared, the losses of their first 10 steps must agree within 1e-9 (float64) /
 1e-4 (float32); a peer that disagrees gets no ratio. Each figure is the median steps/s of >= 5 timed
-windows of >= 0.5 s after a warm-up, on 1 and 2 BLAS threads (``kernels.set_blas_threads``,
+windows of >= 0.5 s after a warm-up, the implementations' windows taken in turn (gradtui, NumPy,
+PyTorch, gradtui, ...) so that all see the same machine, on 1 and 2 BLAS threads (``kernels.set_blas_threads``,
 threadpoolctl, ``torch.set_num_threads``). Ratios compare each implementation at its better thread
 count; GFLOP/s and the share of the 1-thread peak use gradtui's 1-thread figure (the dashboard pins
 BLAS to one thread so the UI keeps its core).
@@ -82,22 +83,35 @@ def flops_per_step(sizes) -> float:
     return 6.0 * sum(sizes[i] * sizes[i + 1] for i in range(len(sizes) - 1))
 
 
+def _window(run, window: float) -> float:
+    """Steps/s of one window of at least ``window`` seconds."""
+    n = 0
+    t0 = time.perf_counter()
+    while True:
+        n += run()
+        dt = time.perf_counter() - t0
+        if dt >= window:
+            return n / dt
+
+
 def timed_windows(run, window: float, n_windows: int, warmup: float) -> float:
     """Median steps/s of ``n_windows`` windows; ``run()`` does some steps and returns how many."""
-    t_end = time.perf_counter() + warmup
-    while time.perf_counter() < t_end:
-        run()
-    rates = []
+    return interleaved_windows({"run": run}, window, n_windows, warmup)["run"]
+
+
+def interleaved_windows(runs: dict, window: float, n_windows: int, warmup: float) -> dict:
+    """Median steps/s of each of ``runs`` (name -> run()), their windows taken in turn: on a
+    shared machine whose spare capacity drifts over seconds, every implementation then sees the
+    same conditions, and the ratios do not depend on which one happened to run in a quiet spell."""
+    for run in runs.values():
+        t_end = time.perf_counter() + warmup
+        while time.perf_counter() < t_end:
+            run()
+    rates = {name: [] for name in runs}
     for _ in range(n_windows):
-        n = 0
-        t0 = time.perf_counter()
-        while True:
-            n += run()
-            dt = time.perf_counter() - t0
-            if dt >= window:
-                break
-        rates.append(n / dt)
-    return statistics.median(rates)
+        for name, run in runs.items():
+            rates[name].append(_window(run, window))
+    return {name: statistics.median(r) for name, r in rates.items()}
 
 
 class Threads:
@@ -285,15 +299,14 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
     res = {"gradtui": {}, "numpy": {}, "torch": {}}
     lr = cfg.lr
     ref_t = ReferenceNet(sizes, cfg, tr.data.task, theta0)
+    runs = {"gradtui": lambda: tr.run_steps(tr.chunk_size()),
+            "numpy": _stepper(lambda r: ref_t.step(tr.x[r], tr.t[r], lr), idx_cycle)}
+    if tnet is not None:
+        runs["torch"] = _stepper(tnet.step, idx_cycle)
     for n_thr in plan.threads:
         threads.set(n_thr)
-        res["gradtui"][n_thr] = timed_windows(lambda: tr.run_steps(tr.chunk_size()), plan.window,
-                                              plan.n_windows, plan.warmup)
-        res["numpy"][n_thr] = timed_windows(_stepper(lambda r: ref_t.step(tr.x[r], tr.t[r], lr), idx_cycle),
-                                            plan.window, plan.n_windows, plan.warmup)
-        if tnet is not None:
-            res["torch"][n_thr] = timed_windows(_stepper(tnet.step, idx_cycle), plan.window,
-                                                plan.n_windows, plan.warmup)
+        for name, rate in interleaved_windows(runs, plan.window, plan.n_windows, plan.warmup).items():
+            res[name][n_thr] = rate
     threads.set(1)
     g1 = res["gradtui"][1]
     g_best = max(res["gradtui"].values())  # ratios: every implementation at its better thread count

@@ -48,3 +48,19 @@ def test_render_marks_disagreement_and_prints_no_ratio():
               "peak_gflops": {"float64_1t": 10.0}, "compile_s": 1.0, "rows": [row]}
     text = bench.render(report)
     assert "DISAGREE" in text and "10.00×" not in text and "20.00×" in text
+
+
+def test_windows_of_the_implementations_are_taken_in_turn():
+    from gradtui.bench import interleaved_windows
+
+    log = []
+
+    def runner(name):
+        def run():
+            log.append(name)
+            return 1
+        return run
+
+    rates = interleaved_windows({"a": runner("a"), "b": runner("b")}, window=0.0, n_windows=3, warmup=0.0)
+    assert log == ["a", "b"] * 3  # a window of 0 s is one call: a, b, a, b, ...
+    assert set(rates) == {"a", "b"} and all(r > 0 for r in rates.values())
