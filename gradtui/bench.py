@@ -305,8 +305,8 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
         runs["torch"] = _stepper(tnet.step, idx_cycle)
     for n_thr in plan.threads:
         threads.set(n_thr)
-        for name, rate in interleaved_windows(runs, plan.window, plan.n_windows, plan.warmup).items():
-            res[name][n_thr] = rate
+        for impl, rate in interleaved_windows(runs, plan.window, plan.n_windows, plan.warmup).items():
+            res[impl][n_thr] = rate
     threads.set(1)
     g1 = res["gradtui"][1]
     g_best = max(res["gradtui"].values())  # ratios: every implementation at its better thread count

@@ -14,6 +14,7 @@ def test_quick_bench_writes_the_schema_and_the_implementations_agree(tmp_path, c
     assert report["compile_s"] >= 0
     assert len(report["rows"]) == 1
     row = report["rows"][0]
+    assert row["config"] == "Q1" and (row["depth"], row["width"], row["batch"]) == (6, 32, 64)
     assert set(row) >= {"config", "depth", "width", "batch", "dtype", "gradtui", "numpy", "torch", "gflops",
                         "peak_share", "stats_cost"}
     assert row["gradtui"] > 0 and row["numpy"] > 0 and row["gflops"] > 0 and row["peak_share"] > 0
