@@ -14,10 +14,10 @@ Honesty rules: every implementation starts from gradtui's initial weights and ru
 before any speed is compared, the losses of their first 10 steps must agree within 1e-9 (float64) /
 1e-4 (float32); a peer that disagrees gets no ratio. Each figure is the median steps/s of >= 5 timed
 windows of >= 0.5 s after a warm-up, the implementations' windows taken in turn (gradtui, NumPy,
-PyTorch, gradtui, ...) so that all see the same machine, on 1 and 2 BLAS threads (``kernels.set_blas_threads``,
-threadpoolctl, ``torch.set_num_threads``). Ratios compare each implementation at its better thread
-count; GFLOP/s and the share of the 1-thread peak use gradtui's 1-thread figure (the dashboard pins
-BLAS to one thread so the UI keeps its core).
+PyTorch, gradtui, ...) so that all see the same machine, on 1 and 2 BLAS threads
+(``kernels.set_blas_threads``, threadpoolctl, ``torch.set_num_threads``). Ratios compare each
+implementation at its better thread count; GFLOP/s and the share of the 1-thread peak use gradtui's
+1-thread figure (the dashboard pins BLAS to one thread so the UI keeps its core).
 
 Statistics cost: the same trainer timed with the kernels' ``I_STATS`` switch on and off, in
 short interleaved pairs; reports the median of ``1 - rate_with / rate_without``.

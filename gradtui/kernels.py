@@ -674,8 +674,6 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
         # both are at hand here, so apply_update need not measure (see its ``gscale``)
         want_wn = stats and sgd
         wnsq = -1.0
-        if want_wn:
-            lstats[l, L_UPDATE_RATIO] = wsq  # squared and unscaled until apply_update
         if l > 0:
             gap = _ga_block(work, nb, gstride, l - 1, fi).reshape(nb, fi)
             if fi <= nb and fi * fo <= _WT_COPY_MAX:  # small GEMMs with a transposed operand run
@@ -691,8 +689,9 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
                 for i in range(nb):
                     for j in range(fo):
                         gap[i, j] += ga[i, j]
-        if want_wn:
-            lstats[l, L_WEIGHT_NORM] = wnsq if wnsq >= 0.0 else _sum_sq(wf)  # squared, see above
+        if want_wn:  # squared, and |grad W|^2 unscaled, until apply_update
+            lstats[l, L_WEIGHT_NORM] = wnsq if wnsq >= 0.0 else _sum_sq(wf)
+            lstats[l, L_UPDATE_RATIO] = wsq
     return penalty, gsq
 
 
@@ -713,7 +712,8 @@ def loss_grad(xb, tb, theta, grad, geo, icfg, fcfg, work, bnbuf, bnrun, lstats, 
 # ------------------------------------------------------------------ clipping and the update
 @njit(**_OPTS)
 def clip_grads(grad, geo, mode, c, gn):
-    """Clip in place; ``gn`` is the global L2 norm of ``grad``. Returns whether anything changed."""
+    """Clip in place; ``gn`` is the global L2 norm of ``grad``. Returns (whether anything changed,
+    the factor every entry was scaled by: 1 if none changed, -1 if entries changed differently)."""
     clipped = False
     if mode == 1:  # by value
         for k in range(grad.shape[0]):
@@ -737,8 +737,8 @@ def clip_grads(grad, geo, mode, c, gn):
             f = c / gn
             for k in range(grad.shape[0]):
                 grad[k] *= f
-            clipped = True
-    return clipped
+            return True, f
+    return clipped, -1.0 if clipped else 1.0
 
 
 @njit(**_RED)
@@ -752,29 +752,6 @@ def _add_measuring(w, dw):
         wsq += float(x) * float(x)
         dsq += float(d) * float(d)
         w[k] = x + d
-    return wsq, dsq
-
-
-@njit(**_RED)
-def _axpy_measuring(w, g, c):
-    """w += d with d = c * g rounded to w's dtype (as a delta array would hold it), returning
-    (|w|^2 before, |d|^2): plain SGD's update and its statistics in one pass."""
-    wsq = 0.0
-    dsq = 0.0
-    if w.itemsize == 4:
-        for k in range(w.shape[0]):
-            x = w[k]
-            d = np.float32(c * g[k])
-            wsq += float(x) * float(x)
-            dsq += float(d) * float(d)
-            w[k] = x + d
-    else:
-        for k in range(w.shape[0]):
-            x = w[k]
-            d = c * g[k]
-            wsq += x * x
-            dsq += d * d
-            w[k] = x + d
     return wsq, dsq
 
 
@@ -799,9 +776,10 @@ def _add(w, dw):
 @njit(**_OPTS)
 def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stats=True, gscale=-1.0):
     """One optimiser step (``t`` counts from 1), one branch-free loop per rule; ``delta`` is
-    scratch like ``theta`` (plain SGD needs none). Writes weight norm (before) and |dW|/|W| per
-    layer. ``gscale >= 0``: plain SGD, and ``backward`` left |W|^2 and |grad W|^2 in those two
-    columns, ``grad`` having been scaled by ``gscale`` since (clipping): nothing to measure."""
+    scratch like ``theta`` (plain SGD needs it only to measure). Writes weight norm (before) and
+    |dW|/|W| per layer. ``gscale >= 0``: plain SGD, and ``backward`` left |W|^2 and |grad W|^2 in
+    those two columns, ``grad`` having been scaled by ``gscale`` since (clipping): nothing to
+    measure."""
     mu = fcfg[F_MOMENTUM]
     b1 = fcfg[F_BETA1]
     b2 = fcfg[F_BETA2]
@@ -825,7 +803,7 @@ def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stat
         for k in range(n):
             m2[k] = rho * m2[k] + (1.0 - rho) * grad[k] * grad[k]
             delta[k] = -lr * grad[k] / (math.sqrt(m2[k]) + eps)
-    elif opt != 0:  # adam, adamw (plain SGD needs no delta: see below)
+    elif opt != 0:  # adam, adamw (plain SGD: see below)
         bc1 = 1.0 - b1 ** t
         bc2 = 1.0 - b2 ** t
         for k in range(n):
@@ -839,17 +817,16 @@ def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stat
         pend = geo[l, G_PEND]
         wsq = 0.0
         dsq = 0.0
-        if opt == 0:  # plain SGD: theta += -lr grad in one pass per segment, no delta
-            if stats and gscale >= 0.0:
+        if opt == 0 and not (stats and gscale < 0.0):  # plain SGD, one pass per segment, no delta
+            if stats:
                 wsq = lstats[l, L_WEIGHT_NORM]
                 dsq = (lr * gscale) ** 2 * lstats[l, L_UPDATE_RATIO]
-                _axpy(theta[p:wend], grad[p:wend], -lr)
-            elif stats:
-                wsq, dsq = _axpy_measuring(theta[p:wend], grad[p:wend], -lr)
-            else:
-                _axpy(theta[p:wend], grad[p:wend], -lr)
+            _axpy(theta[p:wend], grad[p:wend], -lr)
             _axpy(theta[wend:pend], grad[wend:pend], -lr)
         else:
+            if opt == 0:  # SGD after value or per-layer clipping: measure the update as taken
+                for k in range(p, pend):
+                    delta[k] = -lr * grad[k]
             if opt == 6 and wd != 0.0:  # adamw: decoupled decay of weight matrices only
                 for k in range(p, wend):
                     delta[k] -= wd * theta[k]
@@ -968,9 +945,7 @@ def train_chunk(x, t, idx, xte, tte, lrs, theta, grad, m1, m2, delta, geo, icfg,
         penalty, gsq = backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, ls)
         loss += penalty
         gn = math.sqrt(gsq)
-        clipped = clip_grads(grad, geo, icfg[I_CLIP], fcfg[F_CLIP], gn)
-        # what clipping did to every gradient, if one factor says it (else apply_update measures)
-        gscale = 1.0 if not clipped else (fcfg[F_CLIP] / gn if icfg[I_CLIP] == 3 else -1.0)
+        clipped, gscale = clip_grads(grad, geo, icfg[I_CLIP], fcfg[F_CLIP], gn)
         ring_step[row] = step0 + k
         gs[S_LOSS] = loss
         gs[S_TRAIN_ACC] = correct / nb if icfg[I_TASK] == TASK_CLASSIFY else np.nan

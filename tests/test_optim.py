@@ -99,7 +99,7 @@ def test_clipping_matches_hand_computation(mode):
     elif mode == "global_norm":
         expected = g * min(1.0, c / np.linalg.norm(g))
     out = g.copy()
-    clipped = K.clip_grads(out, m.geo, CLIPPING[mode].id, c, np.linalg.norm(g))
+    clipped, _ = K.clip_grads(out, m.geo, CLIPPING[mode].id, c, np.linalg.norm(g))
     np.testing.assert_allclose(out, expected, rtol=1e-14)
     assert clipped == (mode != "none")
 
@@ -108,8 +108,8 @@ def test_clipping_below_threshold_changes_nothing():
     m, g = two_layer_grad()
     for mode in CLIPPING.values():
         out = g.copy()
-        clipped = K.clip_grads(out, m.geo, mode.id, 1e9, np.linalg.norm(g))
-        assert not clipped
+        clipped, scale = K.clip_grads(out, m.geo, mode.id, 1e9, np.linalg.norm(g))
+        assert not clipped and scale == 1.0
         np.testing.assert_array_equal(out, g)
 
 
