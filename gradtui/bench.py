@@ -17,7 +17,8 @@ windows of >= 0.5 s after a warm-up, the implementations' windows taken in turn 
 PyTorch, gradtui, ...) so that all see the same machine, on 1 and 2 BLAS threads
 (``kernels.set_blas_threads``, threadpoolctl, ``torch.set_num_threads``). Ratios compare each
 implementation at its better thread count; GFLOP/s and the share of the 1-thread peak use gradtui's
-1-thread figure (the dashboard pins BLAS to one thread so the UI keeps its core).
+1-thread figure (the dashboard pins BLAS to one thread so the UI keeps its core). Every figure
+also records its windows' spread, (max - min) / median: how much the machine moved under it.
 
 Statistics cost: the same trainer timed with the kernels' ``I_STATS`` switch on and off, in
 short interleaved pairs; reports the median of ``1 - rate_with / rate_without``.
@@ -96,12 +97,12 @@ def _window(run, window: float) -> float:
 
 def timed_windows(run, window: float, n_windows: int, warmup: float) -> float:
     """Median steps/s of ``n_windows`` windows; ``run()`` does some steps and returns how many."""
-    return interleaved_windows({"run": run}, window, n_windows, warmup)["run"]
+    return statistics.median(interleaved_windows({"run": run}, window, n_windows, warmup)["run"])
 
 
 def interleaved_windows(runs: dict, window: float, n_windows: int, warmup: float) -> dict:
-    """Median steps/s of each of ``runs`` (name -> run()), their windows taken in turn: on a
-    shared machine whose spare capacity drifts over seconds, every implementation then sees the
+    """Steps/s of every window of each of ``runs`` (name -> run()), the windows taken in turn: on
+    a shared machine whose spare capacity drifts over seconds, every implementation then sees the
     same conditions, and the ratios do not depend on which one happened to run in a quiet spell."""
     for run in runs.values():
         t_end = time.perf_counter() + warmup
@@ -111,7 +112,12 @@ def interleaved_windows(runs: dict, window: float, n_windows: int, warmup: float
     for _ in range(n_windows):
         for name, run in runs.items():
             rates[name].append(_window(run, window))
-    return {name: statistics.median(r) for name, r in rates.items()}
+    return rates
+
+
+def spread(rates) -> float:
+    """(max - min) / median of one figure's windows: how much the machine moved under it."""
+    return (max(rates) - min(rates)) / statistics.median(rates)
 
 
 class Threads:
@@ -297,6 +303,7 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
     # --- speed
     idx_cycle = tr._batches(64)  # batches for the peers' timing (gradtui draws its own)
     res = {"gradtui": {}, "numpy": {}, "torch": {}}
+    spreads = {"gradtui": {}, "numpy": {}, "torch": {}}
     lr = cfg.lr
     ref_t = ReferenceNet(sizes, cfg, tr.data.task, theta0)
     runs = {"gradtui": lambda: tr.run_steps(tr.chunk_size()),
@@ -305,8 +312,9 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
         runs["torch"] = _stepper(tnet.step, idx_cycle)
     for n_thr in plan.threads:
         threads.set(n_thr)
-        for impl, rate in interleaved_windows(runs, plan.window, plan.n_windows, plan.warmup).items():
-            res[impl][n_thr] = rate
+        for impl, rates in interleaved_windows(runs, plan.window, plan.n_windows, plan.warmup).items():
+            res[impl][n_thr] = statistics.median(rates)
+            spreads[impl][str(n_thr)] = spread(rates)
     threads.set(1)
     g1 = res["gradtui"][1]
     g_best = max(res["gradtui"].values())  # ratios: every implementation at its better thread count
@@ -324,6 +332,7 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
         "ratio_torch": g_best / th_best if (th_best and agree["torch"]) else None,
         "gflops": gflops, "peak_share": gflops / peak1, "stats_cost": cost, "stats_cost_method": how,
         "threads": {k: {str(t): v for t, v in d.items()} for k, d in res.items()},
+        "spread": {k: d for k, d in spreads.items() if d},
         "flops_per_step": batch * flops_per_step(sizes), "agree": agree,
     }
 
@@ -498,6 +507,15 @@ def render(report: dict) -> str:
             lines.append(f"  {r['config']} {r['dtype']}: losses after {a['steps']} steps disagree "
                          f"(numpy Δ {a['numpy_loss_diff']:.2g}, torch Δ {a.get('torch_loss_diff', float('nan')):.2g}, "
                          f"tolerance {a['tol']:g}): no ratio printed")
+    worst = {}  # implementation -> (spread, where)
+    for r in report["rows"]:
+        for impl, d in r.get("spread", {}).items():
+            for thr, v in d.items():
+                if v > worst.get(impl, (-1.0,))[0]:
+                    worst[impl] = (v, f"{r['config']} {r['dtype']}, {thr} thr")
+    if worst:
+        lines.append("window spread, (max - min) / median of a figure's windows, largest: "
+                     + "; ".join(f"{k} {100 * v:.0f}% ({where})" for k, (v, where) in worst.items()))
     methods = sorted({r["stats_cost_method"] for r in report["rows"]})
     lines.append("stats = share of a gradtui step spent on the per-layer statistics; method: " + "; ".join(methods))
     d = report.get("dashboard")

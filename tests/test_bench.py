@@ -24,8 +24,11 @@ def test_quick_bench_writes_the_schema_and_the_implementations_agree(tmp_path, c
     else:
         assert row["torch"] > 0 and row["agree"]["torch"] is True, row["agree"]
     assert row["ratio_numpy"] is not None
+    for impl, by_threads in row["spread"].items():  # every measured figure has its windows' spread
+        assert by_threads.keys() == row["threads"][impl].keys()
+        assert all(v >= 0 for v in by_threads.values())
     text = capsys.readouterr().out
-    assert "gradtui" in text and "DISAGREE" not in text
+    assert "gradtui" in text and "DISAGREE" not in text and "window spread" in text
 
 
 def test_statistics_free_kernel_copy_trains_like_the_original():
@@ -64,4 +67,9 @@ def test_windows_of_the_implementations_are_taken_in_turn():
 
     rates = interleaved_windows({"a": runner("a"), "b": runner("b")}, window=0.0, n_windows=3, warmup=0.0)
     assert log == ["a", "b"] * 3  # a window of 0 s is one call: a, b, a, b, ...
-    assert set(rates) == {"a", "b"} and all(r > 0 for r in rates.values())
+    assert set(rates) == {"a", "b"} and all(len(r) == 3 and min(r) > 0 for r in rates.values())
+
+
+def test_window_spread_is_the_range_over_the_median():
+    assert bench.spread([90.0, 100.0, 120.0]) == (120.0 - 90.0) / 100.0
+    assert bench.spread([5.0] * 5) == 0.0
