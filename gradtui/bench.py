@@ -84,13 +84,13 @@ def flops_per_step(sizes) -> float:
     return 6.0 * sum(sizes[i] * sizes[i + 1] for i in range(len(sizes) - 1))
 
 
-def _window(run, window: float) -> float:
-    """Steps/s of one window of at least ``window`` seconds."""
+def _window(run, window: float, clock=time.perf_counter) -> float:
+    """Steps/s of one window of at least ``window`` seconds of ``clock``."""
     n = 0
-    t0 = time.perf_counter()
+    t0 = clock()
     while True:
         n += run()
-        dt = time.perf_counter() - t0
+        dt = clock() - t0
         if dt >= window:
             return n / dt
 
@@ -251,17 +251,19 @@ def stats_cost(tr, plan: Plan) -> tuple[float | None, str]:
         return run
 
     on, off = runner(1), runner(0)
-    # many short interleaved pairs, median of the per-pair cost: another process stealing the core
-    # for a while hits both halves of a pair alike (a difference of two medians was too noisy)
+    # many short interleaved pairs, median of the per-pair cost: a change in the machine hits both
+    # halves of a pair alike (a difference of two medians was too noisy). Timed in this thread's CPU
+    # time, which holds all the work on one BLAS thread: time the core spends on another process is
+    # not the statistics' (wall-clock pairs moved C3 float32 between 7% and 10% from run to run)
     costs = []
     try:
         for _ in range(3 * plan.n_windows):
-            r_on = timed_windows(on, plan.window / 2, 1, 0.0)
-            r_off = timed_windows(off, plan.window / 2, 1, 0.0)
+            r_on = _window(on, plan.window / 2, time.thread_time)
+            r_off = _window(off, plan.window / 2, time.thread_time)
             costs.append(1.0 - r_on / r_off)
     finally:
         tr.icfg[K.I_STATS] = 1
-    return statistics.median(costs), "kernel I_STATS switch"
+    return statistics.median(costs), "kernel I_STATS switch, thread CPU time"
 
 
 # ------------------------------------------------------------------------------------ a row
