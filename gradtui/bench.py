@@ -21,7 +21,8 @@ implementation at its better thread count; GFLOP/s and the share of the 1-thread
 also records its windows' spread, (max - min) / median: how much the machine moved under it.
 
 Statistics cost: the same trainer timed with the kernels' ``I_STATS`` switch on and off, in
-short interleaved pairs; reports the median of ``1 - rate_with / rate_without``.
+short interleaved pairs timed in the thread's CPU time; reports the median of
+``1 - rate_with / rate_without``.
 """
 
 from __future__ import annotations
