@@ -305,8 +305,7 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
 
     # --- speed
     idx_cycle = tr._batches(64)  # batches for the peers' timing (gradtui draws its own)
-    res = {"gradtui": {}, "numpy": {}, "torch": {}}
-    spreads = {"gradtui": {}, "numpy": {}, "torch": {}}
+    windows = {"gradtui": {}, "numpy": {}, "torch": {}}  # implementation -> threads -> steps/s
     lr = cfg.lr
     ref_t = ReferenceNet(sizes, cfg, tr.data.task, theta0)
     runs = {"gradtui": lambda: tr.run_steps(tr.chunk_size()),
@@ -316,9 +315,9 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
     for n_thr in plan.threads:
         threads.set(n_thr)
         for impl, rates in interleaved_windows(runs, plan.window, plan.n_windows, plan.warmup).items():
-            res[impl][n_thr] = statistics.median(rates)
-            spreads[impl][str(n_thr)] = spread(rates)
+            windows[impl][n_thr] = rates
     threads.set(1)
+    res = {k: {t: statistics.median(r) for t, r in d.items()} for k, d in windows.items()}
     g1 = res["gradtui"][1]
     g_best = max(res["gradtui"].values())  # ratios: every implementation at its better thread count
     np_best = max(res["numpy"].values())
@@ -335,7 +334,7 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
         "ratio_torch": g_best / th_best if (th_best and agree["torch"]) else None,
         "gflops": gflops, "peak_share": gflops / peak1, "stats_cost": cost, "stats_cost_method": how,
         "threads": {k: {str(t): v for t, v in d.items()} for k, d in res.items()},
-        "spread": {k: d for k, d in spreads.items() if d},
+        "spread": {k: {str(t): spread(r) for t, r in d.items()} for k, d in windows.items() if d},
         "flops_per_step": batch * flops_per_step(sizes), "agree": agree,
     }
 
