@@ -610,6 +610,7 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
     l1 = fcfg[F_L1]
     l2 = fcfg[F_L2]
     sgd = icfg[I_OPT] == 0
+    stats = icfg[I_STATS] != 0
     penalty = 0.0
     gsq = 0.0
     gstride = 0  # ping-pong block size in work[W_GA]
@@ -624,7 +625,6 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
         gw, gb, ggamma, gbeta = _layer_params(grad, geo, l)
         gzf = _block(work[W_D], nb, u, fo)  # dL/dz overwrites f' in place: one array less to touch
         gz = gzf.reshape(nb, fo)
-        stats = icfg[I_STATS] != 0
         if l < n_layers - 1:
             gaf = _ga_block(work, nb, gstride, l, fo)
             dsq = _gate_grad(gaf, gzf, gb, nb, fo, stats)  # gz = dL/dy, gb = its column sums

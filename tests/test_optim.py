@@ -99,9 +99,14 @@ def test_clipping_matches_hand_computation(mode):
     elif mode == "global_norm":
         expected = g * min(1.0, c / np.linalg.norm(g))
     out = g.copy()
-    clipped, _ = K.clip_grads(out, m.geo, CLIPPING[mode].id, c, np.linalg.norm(g))
+    clipped, scale = K.clip_grads(out, m.geo, CLIPPING[mode].id, c, np.linalg.norm(g))
     np.testing.assert_allclose(out, expected, rtol=1e-14)
     assert clipped == (mode != "none")
+    # the one factor every entry was scaled by, if there is one (apply_update's SGD statistics use it)
+    if mode == "global_norm":
+        assert scale == pytest.approx(c / np.linalg.norm(g), rel=1e-14)
+    else:
+        assert scale == (1.0 if mode == "none" else -1.0)
 
 
 def test_clipping_below_threshold_changes_nothing():
