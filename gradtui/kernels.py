@@ -90,6 +90,12 @@ def work_shape(nb: int, sizes) -> tuple[int, int]:
     return N_WORK, nb * max(sum(sizes[1:]), 2 * max(sizes[1:]))
 
 
+def scratch_shape(nb: int, sizes) -> tuple[int, int]:
+    """Shape of the float64 ``scratch``: activate()'s two rows of exponentials (_ABLK each, or a
+    layer's block) and, past _ABLK in row 0, four per-column accumulators of the widest layer."""
+    return 2, max(nb * max(sizes), _ABLK + 4 * max(sizes))
+
+
 # per-layer statistics columns (documented in gradtui.stats)
 (L_GRAD_NORM, L_GRAD_MEAN_ABS, L_DELTA_NORM, L_WEIGHT_NORM, L_UPDATE_RATIO,
  L_ACT_MEAN, L_ACT_STD, L_SATURATED, L_DEAD) = range(9)
@@ -99,6 +105,9 @@ S_LOSS, S_TRAIN_ACC, S_TEST_ACC, S_TEST_LOSS, S_LR, S_GRAD_NORM, S_CLIPPED, S_ST
 N_GSTATS = 8
 STATUS_OK, STATUS_DIVERGED = 0, 1
 
+# activation ids (gradtui.activations maps the names users type to these; a test pins them)
+A_SIGMOID, A_TANH, A_RELU, A_LEAKY, A_ELU, A_SELU, A_GELU, A_LINEAR = range(8)
+_LEAKY = 0.01
 _SELU_L = 1.0507009873554805
 _SELU_A = 1.6732632423543772
 _GELU_C = 0.7978845608028654  # sqrt(2/pi)
@@ -106,8 +115,9 @@ _MAX_SLOPE = (0.25, 1.0)  # sigmoid, tanh: the saturating activations
 _WT_COPY_MAX = 96 * 96  # largest W (fan_in * fan_out) whose transpose backward copies first
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
-# Reductions only: 'reassoc' lets LLVM vectorise a sum; the maths of the step itself stays strict.
-_RED = dict(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "nsz"})
+# No 'reassoc' anywhere: a reassociated reduction inlined into a strict caller gave one result when
+# freshly compiled and another when the caller was loaded from numba's cache (numba 0.68), which
+# broke bit-exact replay. Every sum spells its order out (fixed lanes, per-column accumulators).
 
 # The exp polynomials may use fused multiply-adds ('contract'): rounding changes below 1 ulp.
 _EXP = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
@@ -116,23 +126,35 @@ _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _SHIFT = 6755399441055744.0 + 1023.0  # 1.5 * 2^52 rounds to an integer; + the exponent bias
+_EXP_LO = -746.0  # below, e^v < 2^-1075 rounds to 0
+_EXP_SUB = -708.0  # below, 2^k is subnormal: built as 2^(k+54), then scaled by 2^-54
+_TWO_M54 = 2.0 ** -54
+
+# Every exponential the activations need is of a non-positive argument (-|y|, -2|y|, min(y, 0),
+# -2|u(y)|): nothing overflows, and the tails underflow gradually to the true subnormal.
+_GELU_K = 0.044715
 
 
 @njit(**_EXP)
-def exp_batch(x, sign, out, kb):
-    """out[i] = exp(sign * x[i]) within 1 ulp (float64), in three vectorisable passes.
+def exp_neg(v, em, want_em):
+    """In place: v[i] (<= 0, float64) becomes exp(v[i]); with ``want_em``, em[i] = expm1(v[i]);
+    both within a few ulp and without cancellation: expm1 near 0 is the polynomial itself, and
+    results below 2^-1022 underflow gradually (or to 0). ``em``: float64 scratch >= len(v), not
+    aliasing ``v``. A NaN stays NaN.
 
-    libm's scalar exp (no SVML here) made sigmoid ~4x slower. Cody-Waite range reduction
-    x = k ln2 + r, |r| <= ln2/2; exp(r) by its degree-13 Taylor polynomial; 2^k assembled from
-    bits: adding _SHIFT leaves k + 1023 in the low mantissa bits, shifted into the exponent field.
-    ``out`` and ``kb`` are float64 scratch of at least len(x); arguments are clamped to +-708.
-    """
-    n = x.shape[0]
+    Cody-Waite reduction v = k ln2 + r, |r| <= ln2/2; q = expm1(r) by its degree-13 Taylor
+    polynomial without the constant term; 2^k assembled from bits (adding _SHIFT leaves k + 1023
+    in the low mantissa bits, shifted into the exponent field; below 2^-1022 it is 2^(k+54), and
+    bit 11, shifted into the sign, says so: the result is scaled by 2^-54 at the end). Then
+    e = 2^k (1 + q) and em = 2^k q + (2^k - 1)."""
+    n = v.shape[0]
+    kb = em[:n]
     for i in range(n):
-        v = min(max(sign * float(x[i]), -708.0), 708.0)
-        kd = v * _LOG2E + _SHIFT
+        x = v[i]
+        x = _EXP_LO if x < _EXP_LO else x  # (a NaN compares false and passes through)
+        kd = x * _LOG2E + _SHIFT
         k = kd - _SHIFT
-        r = v - k * _LN2_HI - k * _LN2_LO
+        r = x - k * _LN2_HI - k * _LN2_LO
         p = 1.0 / 6227020800.0
         p = p * r + 1.0 / 479001600.0
         p = p * r + 1.0 / 39916800.0
@@ -146,31 +168,45 @@ def exp_batch(x, sign, out, kb):
         p = p * r + 1.0 / 6.0
         p = p * r + 0.5
         p = p * r + 1.0
-        p = p * r + 1.0
-        kb[i] = kd
-        out[i] = p
-    bits = kb[:n].view(np.int64)
+        kb[i] = kd + (2102.0 if x < _EXP_SUB else 0.0)  # 2102 = 54 + the flag 2048
+        v[i] = p * r  # q
+    bits = kb.view(np.int64)
     for i in range(n):
         bits[i] = bits[i] << 52
-    for i in range(n):
-        out[i] *= kb[i]
+    if want_em:
+        for i in range(n):
+            s = kb[i]
+            f = _TWO_M54 if s < 0.0 else 1.0
+            s = abs(s) * f
+            q = v[i]
+            v[i] = s * q + s
+            em[i] = s * q + (s - 1.0)
+    else:
+        for i in range(n):
+            s = kb[i]
+            f = _TWO_M54 if s < 0.0 else 1.0
+            s = abs(s)
+            v[i] = (s * v[i] + s) * f
 
 
-# float32 twin of exp_batch: cephes expf minimax polynomial, 2^k from an int32 view; < 1 ulp
+# float32 twin for the float32 sigmoid: exp(-|x|), cephes expf minimax polynomial, 2^k from an
+# int32 view (below 2^-126 as 2^(k+24), flagged by bit 8, scaled by 2^-24); < 1 ulp when normal
 _F = np.float32
 _L2E_F, _SHIFT_F = _F(1.4426950408889634), _F(12582912.0 + 127.0)
 _LN2_HI_F, _LN2_LO_F = _F(0.693359375), _F(-2.12194440e-4)
 _E5, _E4, _E3 = _F(1.9875691500e-4), _F(1.3981999507e-3), _F(8.3334519073e-3)
 _E2, _E1, _E0 = _F(4.1665795894e-2), _F(1.6666665459e-1), _F(5.0000001201e-1)
-_LIM_F, _ONE_F = _F(87.0), _F(1.0)
+_LO_F, _SUB_F, _ONE_F = _F(-104.0), _F(-87.0), _F(1.0)
+_TWO_M24_F, _ADJ_F, _ZERO_F = _F(2.0 ** -24), _F(24.0 + 256.0), _F(0.0)
 
 
 @njit(**_EXP)
-def exp_batch32(x, sign, out, kb):
-    """out[i] = exp(sign * x[i]) for float32 ``x``/``out``/``kb``; arguments clamped to +-87."""
+def exp_neg32(x, out, kb):
+    """out[i] = exp(-|x[i]|) for float32 ``x``/``out``/``kb`` (kb: scratch)."""
     n = x.shape[0]
     for i in range(n):
-        v = min(max(sign * x[i], -_LIM_F), _LIM_F)
+        v = -abs(x[i])
+        v = _LO_F if v < _LO_F else v
         kd = v * _L2E_F + _SHIFT_F
         k = kd - _SHIFT_F
         r = v - k * _LN2_HI_F - k * _LN2_LO_F
@@ -180,44 +216,57 @@ def exp_batch32(x, sign, out, kb):
         p = p * r + _E2
         p = p * r + _E1
         p = p * r + _E0
-        kb[i] = kd
+        kb[i] = kd + (_ADJ_F if v < _SUB_F else _ZERO_F)
         out[i] = p * r * r + r + _ONE_F
     bits = kb[:n].view(np.int32)
     for i in range(n):
         bits[i] = bits[i] << 23
     for i in range(n):
-        out[i] *= kb[i]
+        s = kb[i]
+        f = _TWO_M24_F if s < _ZERO_F else _ONE_F
+        out[i] = (out[i] * abs(s)) * f
 
 
-@njit(**_RED)
+# ------------------------------------------------------------------------------ reductions
+# Strict float64 sums in a fixed order (lanes by index mod 4). np.float64(x), not float(x):
+# inside numba float() of a float32 stays float32, and its squares underflow and overflow.
+@njit(**_OPTS)
 def _sum_sq(x):
+    n = x.shape[0]
+    m = n - n % 4
+    s0 = s1 = s2 = s3 = 0.0
+    for i in range(0, m, 4):
+        v0 = np.float64(x[i])
+        v1 = np.float64(x[i + 1])
+        v2 = np.float64(x[i + 2])
+        v3 = np.float64(x[i + 3])
+        s0 += v0 * v0
+        s1 += v1 * v1
+        s2 += v2 * v2
+        s3 += v3 * v3
+    for i in range(m, n):
+        v = np.float64(x[i])
+        s0 += v * v
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit(**_OPTS)
+def _norm(x, sq):
+    """The L2 norm of ``x`` whose sum of squares is ``sq``: sqrt(sq), or, where the squares
+    overflowed float64 (a norm past ~1e154) though every entry is finite, m * |x / m| with
+    m = max |x| (a rare second pass). Non-finite only if an entry is."""
+    if sq < math.inf:
+        return math.sqrt(sq)
+    m = 0.0
+    for i in range(x.shape[0]):
+        m = max(m, abs(np.float64(x[i])))
+    if not m < math.inf:
+        return m
     s = 0.0
     for i in range(x.shape[0]):
-        v = float(x[i])
+        v = np.float64(x[i]) / m
         s += v * v
-    return s
-
-
-@njit(**_RED)
-def _sum_abs(x):
-    s = 0.0
-    for i in range(x.shape[0]):
-        s += abs(float(x[i]))
-    return s
-
-
-@njit(**_RED)
-def _moments(x):
-    """(sum, sum of |x|, sum of squares) in float64, one vectorisable pass."""
-    s1 = 0.0
-    sa = 0.0
-    s2 = 0.0
-    for i in range(x.shape[0]):
-        v = float(x[i])
-        s1 += v
-        sa += abs(v)
-        s2 += v * v
-    return s1, sa, s2
+    return m * math.sqrt(s)
 
 
 # ------------------------------------------------------------------------------- activations
@@ -227,39 +276,62 @@ _LBLK = 4096  # _act_layer's row blocks (elements): big enough that slicing cost
 
 @njit(**_OPTS)
 def activate(y, a, d, act, scratch):
-    """a = f(y), d = f'(y), elementwise over 1-D arrays (``a`` may alias ``y``).
+    """a = f(y), d = f'(y), elementwise over 1-D arrays (``a`` may be ``y``).
     ``scratch``: float64 (2, >= min(len(y), _ABLK)) work space."""
-    n = y.shape[0]
-    for s in range(0, n, _ABLK):
-        e = min(s + _ABLK, n)
-        _activate_block(y[s:e], a[s:e], d[s:e], act, scratch)
+    if a is not y:
+        a[:] = y
+    activate_inplace(a, d, act, scratch)
 
 
 @njit(**_OPTS)
-def _activate_block(y, a, d, act, scratch):
-    n = y.shape[0]
-    if act == 0 and y.itemsize == 4:  # sigmoid in float32 arithmetic throughout
+def activate_inplace(a, d, act, scratch):
+    """a = f(a), d = f'(a) in place. In place on purpose: a loop that reads y and writes an ``a``
+    that is the same memory fails LLVM's runtime overlap check and runs scalar (3x slower)."""
+    n = a.shape[0]
+    for s in range(0, n, _ABLK):
+        e = min(s + _ABLK, n)
+        _activate_block(a[s:e], d[s:e], act, scratch)
+
+
+@njit(**_OPTS)
+def _activate_block(a, d, act, scratch):
+    """In place over ``a``. Every exponential is of a non-positive argument (no overflow, exact
+    tails) and every difference that would cancel near 0 comes from expm1: relative accuracy at
+    every scale."""
+    n = a.shape[0]
+    y = a  # the input, read at index i before a[i] is written
+    if act == A_SIGMOID and a.itemsize == 4:  # float32 arithmetic throughout
         e32 = scratch[0].view(np.float32)[:n]
-        exp_batch32(y, _F(-1.0), e32, scratch[1].view(np.float32))
+        exp_neg32(y, e32, scratch[1].view(np.float32))
         for i in range(n):
-            s32 = _ONE_F / (_ONE_F + e32[i])
-            a[i] = s32
-            d[i] = (e32[i] * s32) * s32  # = s (1 - s) without the cancellation near s = 1
-    elif act == 0:  # sigmoid = 1 / (1 + e^-y): exp(+-708) keeps it finite and exact at both ends
+            z = y[i]
+            e = e32[i]  # e^-|z|
+            r = _ONE_F / (_ONE_F + e)
+            a[i] = r if z >= 0 else e * r
+            d[i] = (e * r) * r
+    elif act == A_SIGMOID:  # s = 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) below
         e = scratch[0, :n]
-        exp_batch(y, -1.0, e, scratch[1])
         for i in range(n):
-            s = 1.0 / (1.0 + e[i])
-            a[i] = s
-            d[i] = (e[i] * s) * s  # = s (1 - s) without the cancellation near s = 1
-    elif act == 1:  # tanh = 2 / (1 + e^-2y) - 1 (absolute error ~1e-16; libm tanh is scalar)
+            e[i] = -abs(np.float64(y[i]))
+        exp_neg(e, scratch[1], False)
+        for i in range(n):
+            z = y[i]
+            r = 1.0 / (1.0 + e[i])
+            a[i] = r if z >= 0 else e[i] * r
+            d[i] = (e[i] * r) * r
+    elif act == A_TANH:  # tanh|z| = -m / (2 + m), m = expm1(-2|z|) = E - 1; tanh' = 4E / (1 + E)^2
         e = scratch[0, :n]
-        exp_batch(y, -2.0, e, scratch[1])
+        em = scratch[1, :n]
         for i in range(n):
-            t = 2.0 / (1.0 + e[i]) - 1.0
-            a[i] = t
-            d[i] = 1.0 - t * t
-    elif act == 2:  # relu (an explicit 0: slope 0 times -inf would be NaN)
+            e[i] = -2.0 * abs(np.float64(y[i]))
+        exp_neg(e, em, True)
+        for i in range(n):
+            z = y[i]
+            w = 1.0 / (1.0 + e[i])  # 1 + E = 2 + m: one division serves both
+            t = -em[i] * w
+            a[i] = t if z >= 0 else -t
+            d[i] = (4.0 * e[i]) * w * w
+    elif act == A_RELU:  # (an explicit 0: slope 0 times -inf would be NaN)
         for i in range(n):
             z = y[i]
             if z > 0:
@@ -268,43 +340,55 @@ def _activate_block(y, a, d, act, scratch):
             else:
                 a[i] = 0.0
                 d[i] = 0.0
-    elif act == 3:  # leaky relu
+    elif act == A_LEAKY:
         for i in range(n):
             z = y[i]
             if z > 0:
                 a[i] = z
                 d[i] = 1.0
             else:
-                a[i] = 0.01 * z
-                d[i] = 0.01
-    elif act == 4 or act == 5:  # elu (alpha 1) and selu: lam * (y if y > 0 else alpha (e^y - 1))
-        lam = 1.0 if act == 4 else _SELU_L
-        la = 1.0 if act == 4 else _SELU_L * _SELU_A
+                a[i] = _LEAKY * z
+                d[i] = _LEAKY
+    elif act == A_ELU or act == A_SELU:  # lam * (z if z > 0 else alpha * expm1(z))
+        lam = 1.0 if act == A_ELU else _SELU_L
+        la = 1.0 if act == A_ELU else _SELU_L * _SELU_A
         e = scratch[0, :n]
-        exp_batch(y, 1.0, e, scratch[1])
+        em = scratch[1, :n]
+        for i in range(n):
+            e[i] = min(np.float64(y[i]), 0.0)
+        exp_neg(e, em, True)
         for i in range(n):
             z = y[i]
             if z > 0:
                 a[i] = lam * z
                 d[i] = lam
             else:
-                a[i] = la * (e[i] - 1.0)
+                a[i] = la * em[i]
                 d[i] = la * e[i]
-    elif act == 6:  # gelu, tanh approximation: tanh(u) with u = c (z + 0.044715 z^3)
-        for i in range(n):
-            z = y[i]
-            d[i] = _GELU_C * (z + 0.044715 * z * z * z)  # d holds u until the last loop
+    elif act == A_GELU:  # tanh approximation: 0.5 z (1 + tanh u), u = c (z + 0.044715 z^3)
         e = scratch[0, :n]
-        exp_batch(d, -2.0, e, scratch[1])
+        for i in range(n):
+            z = np.float64(y[i])
+            e[i] = -2.0 * abs(_GELU_C * (z + _GELU_K * z * z * z))  # e^-2|u|; u has z's sign
+        exp_neg(e, scratch[1], False)
         for i in range(n):
             z = y[i]
-            t = 2.0 / (1.0 + e[i]) - 1.0
-            a[i] = 0.5 * z * (1.0 + t)
-            d[i] = 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * z * z)
-    else:  # linear
+            w = 1.0 / (1.0 + e[i])
+            big = 2.0 * w  # 1 + tanh|u|
+            small = 2.0 * e[i] * w  # 1 - tanh|u|, exact in the tail
+            op = big if z >= 0 else small  # 1 + tanh u
+            om = small if z >= 0 else big  # 1 - tanh u
+            zc = min(max(z, -1e3), 1e3)  # beyond, op * om underflows to 0: keep z^2 finite
+            a[i] = 0.5 * z * op
+            d[i] = 0.5 * op + 0.5 * zc * (op * om) * _GELU_C * (1.0 + 3.0 * _GELU_K * zc * zc)
+    elif act == A_LINEAR:
         for i in range(n):
             a[i] = y[i]
             d[i] = 1.0
+    else:  # an unknown id is an error, not some activation
+        for i in range(n):
+            a[i] = np.nan
+            d[i] = np.nan
 
 
 # ----------------------------------------------------------------------------- layer helpers
@@ -314,22 +398,13 @@ def _block(row, nb, u, fo):
     return row[nb * u: nb * (u + fo)]
 
 
-@njit(**_RED)
-def _transpose(w, wt, want_sq):
-    """wt = w.T; returns |w|^2 (float64) when ``want_sq``, else -1."""
+@njit(**_OPTS)
+def _transpose(w, wt):
+    """wt = w.T."""
     fi, fo = w.shape
-    if not want_sq:
-        for i in range(fi):
-            for j in range(fo):
-                wt[j, i] = w[i, j]
-        return -1.0
-    s = 0.0
     for i in range(fi):
         for j in range(fo):
-            x = w[i, j]
-            wt[j, i] = x
-            s += float(x) * float(x)
-    return s
+            wt[j, i] = w[i, j]
 
 
 @njit(**_OPTS)
@@ -339,58 +414,113 @@ def _ga_block(work, nb, gstride, l, fo):
     return work[W_GA, o: o + nb * fo]
 
 
-@njit(**_RED)
-def _act_stats_flat(a, d, thr):
-    """Partial activation statistics of a flat block: (sum of a, sum of a^2, count of |d| < thr),
-    summed in the network's dtype (activations are O(1); full SIMD width for float32). The count
-    too: a float select-and-add vectorises where an integer count of float32 compares did not
-    (2.7x slower), and it is exact (a block holds far fewer than 2^24 elements)."""
-    z = a[0] * 0
-    one = z + 1
-    r1 = z
-    r2 = z
-    cnt = z
-    for i in range(a.shape[0]):
-        v = a[i]
-        r1 += v
-        r2 += v * v
-        cnt += one if abs(d[i]) < thr else z
-    return float(r1), float(r2), int(cnt)
-
-
-@njit(**_RED)
-def _colmax_abs(d, colmax):
-    """colmax[j] = max(colmax[j], max_i |d[i, j]|)."""
-    for i in range(d.shape[0]):
-        for j in range(d.shape[1]):
-            colmax[j] = max(colmax[j], abs(d[i, j]))
+@njit(**_OPTS)
+def _acc(scratch, k, fo):
+    """``k`` float64 per-column accumulators (k, fo), zeroed, past activate()'s part of scratch."""
+    acc = scratch[0, _ABLK: _ABLK + k * fo].reshape(k, fo)
+    acc[:, :] = 0.0
+    return acc
 
 
 @njit(**_OPTS)
-def _act_layer(af, b, df, h, nb, fo, act, add_bias, resid, stats, scratch, colmax, lstats, l):
+def _sum_rows(acc, r):
+    """Sum of acc[r, :], in order."""
+    s = 0.0
+    for j in range(acc.shape[1]):
+        s += acc[r, j]
+    return s
+
+
+@njit(**_OPTS)
+def _norms2(x, acc, want_abs):
+    """(|x|^2, sum |x|) of a 2-D array in float64, one pass: per-column accumulators (they
+    vectorise across columns with the order of every sum fixed; rows four at a time, summed in a
+    fixed order before they reach the accumulator), then the columns in order."""
+    rows, fo = x.shape
+    m = rows - rows % 4
+    for i in range(0, m, 4):
+        for j in range(fo):
+            v0 = np.float64(x[i, j])
+            v1 = np.float64(x[i + 1, j])
+            v2 = np.float64(x[i + 2, j])
+            v3 = np.float64(x[i + 3, j])
+            acc[0, j] += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
+            if want_abs:
+                acc[1, j] += (abs(v0) + abs(v1)) + (abs(v2) + abs(v3))
+    for i in range(m, rows):
+        for j in range(fo):
+            v = np.float64(x[i, j])
+            acc[0, j] += v * v
+            if want_abs:
+                acc[1, j] += abs(v)
+    return _sum_rows(acc, 0), (_sum_rows(acc, 1) if want_abs else 0.0)
+
+
+@njit(**_OPTS)
+def _act_col_stats(ab, db, thr, k, acc):
+    """Per-column float64 sums of a block (rows, fo) of activations ``ab`` and slopes ``db``:
+    acc[0] += a - k, acc[1] += (a - k)^2 (``k``, a shift near the data, keeps a tiny std from
+    cancelling against a large mean), acc[2] += (|f'| < thr), acc[3] += (f' == 0). Rows two at
+    a time, added in a fixed order before they reach the accumulators."""
+    rows, fo = ab.shape
+    m = rows - rows % 2
+    for i in range(0, m, 2):
+        for j in range(fo):
+            v0 = np.float64(ab[i, j]) - k
+            v1 = np.float64(ab[i + 1, j]) - k
+            g0 = abs(np.float64(db[i, j]))
+            g1 = abs(np.float64(db[i + 1, j]))
+            acc[0, j] += v0 + v1
+            acc[1, j] += v0 * v0 + v1 * v1
+            acc[2, j] += (1.0 if g0 < thr else 0.0) + (1.0 if g1 < thr else 0.0)
+            acc[3, j] += (1.0 if g0 == 0.0 else 0.0) + (1.0 if g1 == 0.0 else 0.0)
+    for i in range(m, rows):
+        for j in range(fo):
+            v = np.float64(ab[i, j]) - k
+            g = abs(np.float64(db[i, j]))
+            acc[0, j] += v
+            acc[1, j] += v * v
+            acc[2, j] += 1.0 if g < thr else 0.0
+            acc[3, j] += 1.0 if g == 0.0 else 0.0
+
+
+@njit(**_OPTS)
+def _write_act_stats(acc, k, nb, saturating, lstats, l):
+    """Mean/std of a layer's output, saturated and dead fractions, from _act_col_stats' sums."""
+    fo = acc.shape[1]
+    n = nb * fo
+    mu = _sum_rows(acc, 0) / n
+    lstats[l, L_ACT_MEAN] = k + mu
+    lstats[l, L_ACT_STD] = math.sqrt(max(_sum_rows(acc, 1) / n - mu * mu, 0.0))
+    lstats[l, L_SATURATED] = _sum_rows(acc, 2) / n if saturating else 0.0
+    dead = 0
+    for j in range(fo):
+        dead += acc[3, j] == nb  # f' = 0 on the whole batch
+    lstats[l, L_DEAD] = dead / fo
+
+
+@njit(**_OPTS)
+def _shift(x):
+    """A finite value of the data to subtract before summing squares (0 if x[0] is not finite)."""
+    k = np.float64(x[0])
+    return k if math.isfinite(k) else 0.0
+
+
+@njit(**_OPTS)
+def _act_layer(af, b, df, h, nb, fo, act, add_bias, resid, stats, scratch, lstats, l):
     """One hidden layer after its GEMM, in place in ``af``, in one sweep over row blocks of about
     _LBLK elements: ``a = f(a + b) (+ h if resid)`` (``add_bias``; batch norm's output comes
     without), ``d = f'``, and (``stats``) the layer's activation statistics: mean/std of ``a``,
-    saturated and dead fractions. Every pass after the first finds its block in cache.
-    ``colmax`` is scratch of the network's dtype, at least ``fo`` long. (Slices, not index
-    offsets, inside: numba can vectorise only indices it knows are >= 0.)
-
-    Dead units (f' = 0 on the whole batch) need a per-column pass; it runs on a block only while
-    every block so far held at least as many small |f'| as rows, which a dead unit implies (so
-    never on a healthy sigmoid net, on every block of a ReLU net)."""
+    saturated and dead fractions, summed per column in float64 while the block is in cache.
+    (Slices, not index offsets, inside: numba can vectorise only indices it knows are >= 0.)"""
     a2 = af.reshape(nb, fo)
     d2 = df.reshape(nb, fo)
-    saturating = act == 0 or act == 1
-    # |f'| < thr counts saturated entries (sigmoid, tanh) or, for the others, zeros and near-zeros
-    colmax[0] = 0.01 * _MAX_SLOPE[0] if act == 0 else (0.01 * _MAX_SLOPE[1] if act == 1 else 1e-30)
-    thr = colmax[0]  # in the network's dtype
-    for j in range(fo):
-        colmax[j] = 0.0
+    saturating = act == A_SIGMOID or act == A_TANH
+    # |f'| < thr counts saturated entries (sigmoid, tanh); f' == 0 on a whole column is a dead unit
+    thr = 0.01 * _MAX_SLOPE[0] if act == A_SIGMOID else (0.01 * _MAX_SLOPE[1] if act == A_TANH else 0.0)
+    acc = _acc(scratch, 4, fo)
+    k = 0.0
     rows = max(1, _LBLK // fo)
-    s1 = 0.0
-    s2 = 0.0
-    cnt = 0
-    maybe_dead = True
     for r0 in range(0, nb, rows):
         r1 = min(r0 + rows, nb)
         ab = a2[r0:r1]
@@ -399,67 +529,66 @@ def _act_layer(af, b, df, h, nb, fo, act, add_bias, resid, stats, scratch, colma
                 for j in range(fo):
                     ab[i, j] += b[j]
         blk = af[r0 * fo: r1 * fo]
-        dblk = df[r0 * fo: r1 * fo]
-        activate(blk, blk, dblk, act, scratch)
+        activate_inplace(blk, df[r0 * fo: r1 * fo], act, scratch)
         if resid:
             hb = h[r0:r1]
             for i in range(r1 - r0):
                 for j in range(fo):
                     ab[i, j] += hb[i, j]
         if stats:
-            p1, p2, pc = _act_stats_flat(blk, dblk, thr)
-            s1 += p1
-            s2 += p2
-            cnt += pc
-            if maybe_dead:
-                if pc >= r1 - r0:
-                    _colmax_abs(d2[r0:r1], colmax)
-                else:
-                    maybe_dead = False
+            if r0 == 0:
+                k = _shift(af)
+            _act_col_stats(ab, d2[r0:r1], thr, k, acc)
     if stats:
-        n = nb * fo
-        m = s1 / n
-        lstats[l, L_ACT_MEAN] = m
-        lstats[l, L_ACT_STD] = math.sqrt(max(s2 / n - m * m, 0.0))
-        lstats[l, L_SATURATED] = cnt / n if saturating else 0.0
-        dead = 0
-        if maybe_dead:
-            for j in range(fo):
-                dead += colmax[j] == 0.0
-        lstats[l, L_DEAD] = dead / fo
+        _write_act_stats(acc, k, nb, saturating, lstats, l)
 
 
-@njit(**_RED)
-def _colsum_sq(gzf, gb, nb, fo, want_norm):
-    """gb = column sums of gz (the bias gradient) and |gz|^2 when ``want_norm``, in one pass."""
+@njit(**_OPTS)
+def _colsum_sq(gzf, gb, scratch, nb, fo, want_norm):
+    """gb = column sums of gz (the bias gradient) and |gz|^2 in float64 when ``want_norm`` (per
+    column in a float64 accumulator in ``scratch``, then the columns in order), in one pass."""
+    acc = _acc(scratch, 1, fo)
     gz = gzf.reshape(nb, fo)
     for j in range(fo):
         gb[j] = 0.0
-    sq = 0.0
+    if not want_norm:
+        for i in range(nb):
+            for j in range(fo):
+                gb[j] += gz[i, j]
+        return 0.0
     for i in range(nb):
         for j in range(fo):
             v = gz[i, j]
             gb[j] += v
-            sq += float(v) * float(v)
-    return sq if want_norm else 0.0
+            w = np.float64(v)
+            acc[0, j] += w * w
+    return _sum_rows(acc, 0)
 
 
-@njit(**_RED)
-def _gate_grad(gaf, gzf, gb, nb, fo, want_norm):
+@njit(**_OPTS)
+def _gate_grad(gaf, gzf, gb, scratch, nb, fo, want_norm):
     """In place: ``gz`` holds f'(y) on entry and dL/dy = ga * f' on exit; gb = its column sums,
-    and |dL/dy|^2 when ``want_norm``; one pass."""
+    and |dL/dy|^2 in float64 when ``want_norm`` (as in _colsum_sq); one pass."""
+    acc = _acc(scratch, 1, fo)
     ga = gaf.reshape(nb, fo)
     gz = gzf.reshape(nb, fo)
     for j in range(fo):
         gb[j] = 0.0
-    sq = 0.0
+    if not want_norm:
+        for i in range(nb):
+            for j in range(fo):
+                v = ga[i, j] * gz[i, j]
+                gz[i, j] = v
+                gb[j] += v
+        return 0.0
     for i in range(nb):
         for j in range(fo):
             v = ga[i, j] * gz[i, j]
             gz[i, j] = v
             gb[j] += v
-            sq += float(v) * float(v)
-    return sq if want_norm else 0.0
+            w = np.float64(v)
+            acc[0, j] += w * w
+    return _sum_rows(acc, 0)
 
 
 @njit(**_OPTS)
@@ -534,15 +663,13 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
             _linear(h, w, b, a)
             if not icfg[I_STATS]:
                 return a
-            s1, _, s2 = _moments(af)
-            m = s1 / af.shape[0]
-            lstats[l, L_ACT_MEAN] = m
-            lstats[l, L_ACT_STD] = math.sqrt(max(s2 / af.shape[0] - m * m, 0.0))
-            lstats[l, L_SATURATED] = 0.0
+            k = _shift(af)
+            acc = _acc(scratch, 4, fo)
+            _act_col_stats(a, a, 0.0, k, acc)  # mean and std of the logits; no slopes here
+            _write_act_stats(acc, k, nb, False, lstats, l)
             lstats[l, L_DEAD] = 0.0
             return a
         df = _block(work[W_D], nb, u, fo)
-        colmax = work[W_GA, :fo]  # W_GA is free until backward
         res = resid and fi == fo and l > 0
         if use_bn:
             z = _block(work[W_Z], nb, u, fo).reshape(nb, fo)
@@ -553,8 +680,7 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
                       update_running)
         else:
             np.dot(h, w, a)  # z straight into a's block; the sweep below adds b and applies f
-        _act_layer(af, b, df, h, nb, fo, act, not use_bn, res, icfg[I_STATS] != 0, scratch, colmax,
-                   lstats, l)
+        _act_layer(af, b, df, h, nb, fo, act, not use_bn, res, icfg[I_STATS] != 0, scratch, lstats, l)
         h = a
     return h  # not reached: the output layer returns above
 
@@ -598,11 +724,12 @@ def loss_and_dlogits(z, t, task, dz):
 
 # --------------------------------------------------------------------------------- backward
 @njit(**_OPTS)
-def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
+def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats, scratch):
     """Back-propagate from ``work[W_D]`` of the output layer (dL/dz, set by ``loss_and_dlogits``).
     Fills ``grad`` (data gradient + penalty gradient) and the gradient statistics; returns
     (penalty value, |grad|^2), the latter summed layer by layer while each is in cache (clipping
-    and the global norm need it). ``L_GRAD_NORM`` is the data-loss gradient, penalties excluded."""
+    and the global norm need it). ``L_GRAD_NORM`` is the data-loss gradient, penalties excluded.
+    ``scratch``: as forward_train's (its float64 per-column accumulators serve every sum here)."""
     nb = xb.shape[0]
     n_layers = geo.shape[0]
     use_bn = icfg[I_BN] != 0
@@ -627,7 +754,7 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
         gz = gzf.reshape(nb, fo)
         if l < n_layers - 1:
             gaf = _ga_block(work, nb, gstride, l, fo)
-            dsq = _gate_grad(gaf, gzf, gb, nb, fo, stats)  # gz = dL/dy, gb = its column sums
+            dsq = _gate_grad(gaf, gzf, gb, scratch, nb, fo, stats)  # gz = dL/dy, gb = its column sums
             if use_bn:  # y = gamma xh + beta: back through the normalisation to z
                 xh = _block(work[W_XH], nb, u, fo).reshape(nb, fo)
                 invstd = bnbuf[1, u: u + fo]
@@ -640,13 +767,13 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
                 for i in range(nb):
                     for j in range(fo):
                         gz[i, j] = invstd[j] * gamma[j] * (gz[i, j] - (gbeta[j] + xh[i, j] * ggamma[j]) / nb)
-                dsq = _colsum_sq(gzf, gb, nb, fo, stats)
+                dsq = _colsum_sq(gzf, gb, scratch, nb, fo, stats)
             else:
                 for j in range(fo):
                     ggamma[j] = 0.0
                     gbeta[j] = 0.0
         else:  # output layer: gz was set by the loss
-            dsq = _colsum_sq(gzf, gb, nb, fo, stats)
+            dsq = _colsum_sq(gzf, gb, scratch, nb, fo, stats)
         if stats:
             lstats[l, L_DELTA_NORM] = math.sqrt(dsq)
         hin = xb if l == 0 else _block(work[W_A], nb, geo[l - 1, G_UOFF], fi).reshape(nb, fi)
@@ -657,30 +784,32 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
         # it every step; the statistics reuse it when there is no penalty (same bits either way)
         pen = l1 != 0.0 or l2 != 0.0
         if stats and pen:  # the data-loss gradient, before the penalty joins it
-            _, sa, sq = _moments(gwf)
+            sq, sa = _norms2(gw, _acc(scratch, 2, fo), True)
             lstats[l, L_GRAD_NORM] = math.sqrt(sq)
             lstats[l, L_GRAD_MEAN_ABS] = sa / gwf.shape[0]
         if pen:
             for k in range(gwf.shape[0]):
-                x = wf[k]
+                x = np.float64(wf[k])
                 penalty += l1 * abs(x) + 0.5 * l2 * x * x
                 gwf[k] += l2 * x + (l1 if x > 0 else (-l1 if x < 0 else 0.0))
-        wsq = _sum_sq(gwf)
+        wsq, sa = _norms2(gw, _acc(scratch, 2, fo), stats and not pen)
         gsq += wsq + _sum_sq(grad[p + fi * fo: geo[l, G_PEND]])
         if stats and not pen:
             lstats[l, L_GRAD_NORM] = math.sqrt(wsq)
-            lstats[l, L_GRAD_MEAN_ABS] = _sum_abs(gwf) / gwf.shape[0]
+            lstats[l, L_GRAD_MEAN_ABS] = sa / gwf.shape[0]
         # plain SGD's update statistics need |W|^2 and |dW|^2 = (lr * clip factor)^2 |grad W|^2:
         # both are at hand here, so apply_update need not measure (see its ``gscale``)
         want_wn = stats and sgd
-        wnsq = -1.0
+        if want_wn:  # squared, and |grad W|^2 unscaled, until apply_update
+            lstats[l, L_WEIGHT_NORM] = _norms2(w, _acc(scratch, 2, fo), False)[0]
+            lstats[l, L_UPDATE_RATIO] = wsq
         if l > 0:
             gap = _ga_block(work, nb, gstride, l - 1, fi).reshape(nb, fi)
             if fi <= nb and fi * fo <= _WT_COPY_MAX:  # small GEMMs with a transposed operand run
                 # 20-40% slower: copy W^T first (z is dead in backward; at 128x128 and above the
                 # strided copy costs more than it saves: 190 us against 60 us at 256x256 float64)
                 wt = work[W_Z, : fi * fo].reshape(fo, fi)
-                wnsq = _transpose(w, wt, want_wn)
+                _transpose(w, wt)
                 np.dot(gz, wt, gap)  # (nb, fo) @ (fo, fi)
             else:
                 np.dot(gz, w.T, gap)
@@ -689,9 +818,6 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats):
                 for i in range(nb):
                     for j in range(fo):
                         gap[i, j] += ga[i, j]
-        if want_wn:  # squared, and |grad W|^2 unscaled, until apply_update
-            lstats[l, L_WEIGHT_NORM] = wnsq if wnsq >= 0.0 else _sum_sq(wf)
-            lstats[l, L_UPDATE_RATIO] = wsq
     return penalty, gsq
 
 
@@ -705,7 +831,7 @@ def loss_grad(xb, tb, theta, grad, geo, icfg, fcfg, work, bnbuf, bnrun, lstats, 
     lo = n_layers - 1
     dz = _block(work[W_D], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
     loss, correct = loss_and_dlogits(z, tb, icfg[I_TASK], dz)
-    penalty, _ = backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats)
+    penalty, _ = backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats, scratch)
     return loss + penalty, correct
 
 
@@ -726,7 +852,7 @@ def clip_grads(grad, geo, mode, c, gn):
     elif mode == 2:  # per-layer norm
         for l in range(geo.shape[0]):
             seg = grad[geo[l, G_POFF]: geo[l, G_PEND]]
-            n = math.sqrt(_sum_sq(seg))
+            n = _norm(seg, _sum_sq(seg))
             if n > c:
                 f = c / n
                 for k in range(seg.shape[0]):
@@ -741,18 +867,31 @@ def clip_grads(grad, geo, mode, c, gn):
     return clipped, -1.0 if clipped else 1.0
 
 
-@njit(**_RED)
+@njit(**_OPTS)
 def _add_measuring(w, dw):
-    """w += dw, returning (|w|^2 before, |dw|^2): the update and its statistics in one pass."""
-    wsq = 0.0
-    dsq = 0.0
-    for k in range(w.shape[0]):
-        x = w[k]
-        d = dw[k]
-        wsq += float(x) * float(x)
-        dsq += float(d) * float(d)
-        w[k] = x + d
-    return wsq, dsq
+    """w += dw, returning (|w|^2 before, |dw|^2) in float64 (two fixed lanes each): the update
+    and its statistics in one pass."""
+    n = w.shape[0]
+    m = n - n % 2
+    w0 = w1 = d0 = d1 = 0.0
+    for k in range(0, m, 2):
+        x0 = np.float64(w[k])
+        x1 = np.float64(w[k + 1])
+        e0 = np.float64(dw[k])
+        e1 = np.float64(dw[k + 1])
+        w0 += x0 * x0
+        w1 += x1 * x1
+        d0 += e0 * e0
+        d1 += e1 * e1
+        w[k] += dw[k]
+        w[k + 1] += dw[k + 1]
+    if m < n:
+        x0 = np.float64(w[m])
+        e0 = np.float64(dw[m])
+        w0 += x0 * x0
+        d0 += e0 * e0
+        w[m] += dw[m]
+    return w0 + w1, d0 + d1
 
 
 @njit(**_OPTS)
@@ -876,7 +1015,7 @@ def predict(xq, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, out):
                     for j in range(fo):
                         xn = (z[i, j] - bnrun[0, u + j]) / math.sqrt(bnrun[1, u + j] + eps)
                         z[i, j] = gamma[j] * xn + beta[j]
-            activate(zf, zf, ebuf[3, : nb * fo], act, escratch)  # f' unused here
+            activate_inplace(zf, ebuf[3, : nb * fo], act, escratch)  # f' unused here
             if resid and fi == fo and l > 0:
                 for i in range(nb):
                     for j in range(fo):
@@ -942,9 +1081,9 @@ def train_chunk(x, t, idx, xte, tte, lrs, theta, grad, m1, m2, delta, geo, icfg,
         z = forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, True, ls, scratch)
         dz = _block(work[W_D], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
         loss, correct = loss_and_dlogits(z, tb, icfg[I_TASK], dz)
-        penalty, gsq = backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, ls)
+        penalty, gsq = backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, ls, scratch)
         loss += penalty
-        gn = math.sqrt(gsq)
+        gn = _norm(grad, gsq)
         clipped, gscale = clip_grads(grad, geo, icfg[I_CLIP], fcfg[F_CLIP], gn)
         ring_step[row] = step0 + k
         gs[S_LOSS] = loss

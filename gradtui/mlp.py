@@ -83,7 +83,7 @@ class MLP:
         self.tb = np.zeros((self.batch, self.sizes[-1]), dt)
         self.ebuf = np.zeros((4, EVAL_ROWS * max(self.sizes)), dt)  # evaluation-mode activations
         self.escratch = np.zeros((2, EVAL_ROWS * max(self.sizes)))  # float64 kernel scratch for them
-        self.scratch = np.zeros((2, self.batch * max(self.sizes)))  # float64 kernel scratch
+        self.scratch = np.zeros(K.scratch_shape(self.batch, self.sizes))  # float64 kernel scratch
         self.reset_running_stats()
 
     @property
@@ -122,7 +122,7 @@ class MLP:
         work, scratch = self.work, self.scratch
         if nb != self.batch:
             work = np.zeros(K.work_shape(nb, self.sizes), self.dtype)
-            scratch = np.zeros((2, nb * max(self.sizes)))
+            scratch = np.zeros(K.scratch_shape(nb, self.sizes))
         lstats = np.zeros((self.n_layers, K.N_LSTATS))
         loss, _ = K.loss_grad(np.ascontiguousarray(xb, self.dtype), np.ascontiguousarray(tb, self.dtype),
                               self.theta, self.grad, self.geo, icfg, fcfg, work, self.bnbuf, self.bnrun, lstats,

@@ -105,29 +105,46 @@ def test_float32_gradient_is_close_to_float64():
 
 
 def test_fast_exp_is_within_one_ulp_of_numpy():
-    x = np.random.default_rng(0).uniform(-700, 700, 200_001)
-    x[:5] = [0.0, 1.0, -1.0, 1e-300, -1e-12]
-    out, kb = np.empty_like(x), np.empty_like(x)
-    K.exp_batch(x, 1.0, out, kb)
+    x = -np.random.default_rng(0).uniform(0, 708, 200_001)
+    x[:5] = [0.0, -1.0, -1e-300, -1e-12, -707.9]
+    e, em = x.copy(), np.empty_like(x)
+    K.exp_neg(e, em, True)
     ref = np.exp(x)
-    assert np.max(np.abs(out - ref) / np.spacing(ref)) <= 1.0
-    K.exp_batch(x, -1.0, out, kb)
-    assert np.max(np.abs(out - np.exp(-x)) / np.spacing(np.exp(-x))) <= 1.0
+    assert np.max(np.abs(e - ref) / np.spacing(ref)) <= 1.0
+    # expm1 without cancellation: relative to its own size, also where e^x - 1 would lose it all
+    assert np.max(np.abs(em - np.expm1(x)) / np.spacing(np.abs(np.expm1(x)) + 1e-320)) <= 2.0
+
+
+def test_fast_exp_underflows_gradually():
+    x = -np.array([708.0, 709.0, 720.0, 740.0, 745.0, 745.2, 746.0, 800.0, 1e300, np.inf])
+    e, em = x.copy(), np.empty_like(x)
+    K.exp_neg(e, em, True)
+    ref = np.exp(x)
+    assert np.all(np.abs(e - ref) <= np.maximum(np.spacing(ref), 5e-324)), (e, ref)
+    assert np.all(em == -1.0)
+    e[:] = x
+    K.exp_neg(e, em, False)  # the variant without expm1 gives the same exponentials
+    assert np.all(np.abs(e - ref) <= np.maximum(np.spacing(ref), 5e-324))
+    nan = np.array([np.nan, -1.0])
+    K.exp_neg(nan, em, True)
+    assert np.isnan(nan[0]) and np.isnan(em[0]) and nan[1] == np.exp(-1.0)
 
 
 def test_sigmoid_is_exact_at_the_extremes():
-    z = np.array([-1e6, -800.0, -40.0, 0.0, 40.0, 800.0, 1e6])
+    z = np.array([-1e6, -800.0, -740.0, -40.0, 0.0, 40.0, 800.0, 1e6])
     a, d, scratch = np.empty_like(z), np.empty_like(z), np.empty((2, z.size))
     K.activate(z, a, d, ACTIVATIONS["sigmoid"].id, scratch)
     assert np.all(np.isfinite(a)) and np.all(np.isfinite(d))
-    np.testing.assert_allclose(a, 1 / (1 + np.exp(-np.clip(z, -708, 708))), rtol=1e-15, atol=1e-300)
-    assert a[3] == 0.5 and a[-1] == 1.0 and a[0] < 1e-300
+    with np.errstate(over="ignore"):
+        ez = np.exp(-np.abs(z))  # scipy's expit flushes e^-740 (a subnormal) to 0
+    np.testing.assert_allclose(a, np.where(z >= 0, 1 / (1 + ez), ez / (1 + ez)), rtol=1e-15, atol=5e-324)
+    assert a[4] == 0.5 and a[-1] == 1.0 and a[0] == 0.0 and 0 < a[2] < 1e-320
 
 
 def test_fast_exp_float32_is_within_one_ulp_of_exact():
-    x = np.random.default_rng(1).uniform(-87, 87, 200_001).astype(np.float32)
+    x = -np.random.default_rng(1).uniform(0, 87, 200_001).astype(np.float32)
     out, kb = np.empty_like(x), np.empty_like(x)
-    K.exp_batch32(x, np.float32(1.0), out, kb)
+    K.exp_neg32(x, out, kb)
     exact = np.exp(x.astype(np.float64))
     assert np.max(np.abs(out - exact) / np.spacing(exact.astype(np.float32))) <= 1.0
 
