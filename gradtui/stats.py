@@ -8,10 +8,12 @@ same descriptions).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from gradtui import kernels as K
+from gradtui import regimes
 from gradtui.config import Config
 
 
@@ -136,6 +138,11 @@ class Snapshot:
     def build(config, layer_names, step, status, steps, glob, layers, **kw) -> "Snapshot":
         return Snapshot(config, tuple(layer_names), int(step), status, _frozen(steps), _frozen(glob),
                         _frozen(layers), **kw)
+
+    @cached_property
+    def regimes(self) -> tuple[str, ...]:
+        """Each layer's regime by the one rule of :mod:`gradtui.regimes` (computed once)."""
+        return regimes.of_snapshot(self)
 
     @property
     def n_layers(self) -> int:

@@ -21,6 +21,7 @@ from gradtui import kernels as K
 from gradtui.config import Config
 from gradtui.data import Dataset, make_dataset
 from gradtui.mlp import MLP, pack_config
+from gradtui.numfmt import num
 from gradtui.optimizers import schedule_lrs
 from gradtui.stats import Boundary, Event, Snapshot, StatsRing
 
@@ -304,7 +305,7 @@ class Trainer:
 
 def _fmt(v) -> str:
     if isinstance(v, float):
-        return f"{v:g}"
+        return num(v)  # the one number format (the status bar shows this text)
     return str(v).lower() if isinstance(v, bool) else str(v)
 
 

@@ -6,7 +6,7 @@ from gradtui.config import FIELDS, Config
 from gradtui.presets import (PresetError, list_presets, load_preset, parse_override, presets_dir,
                              to_toml)
 
-SHIPPED = ["deep-sigmoid", "deep-tanh", "relu-he", "exploding", "clipped", "residual", "batchnorm",
+SHIPPED = ["deep-sigmoid", "deep-tanh", "relu-he", "exploding", "clipped", "exploding-tanh", "residual", "batchnorm",
            "adam-rescue", "selu-lecun"]
 
 
@@ -158,3 +158,134 @@ def test_readme_preset_table_lists_every_field():
         pytest.skip("no README next to the tests")
     keys = re.findall(r"^\| `(\w+)` \| (?:string|int|float|bool|list of ints) \|", readme.read_text(), re.M)
     assert keys == list(FIELDS)
+
+
+# ------------------------------------------------------------------ each description's claims hold
+# Run through the trainer's own step path (what --headless runs), seeded as shipped.
+def _run(name: str, steps: int, sets=(), commands=()):
+    """The trainer after ``steps`` steps of a shipped preset (stops early on divergence); each
+    ``(at, Command)`` in ``commands`` is applied once ``at`` steps have run."""
+    import numpy as np
+
+    from gradtui.trainer import Trainer
+
+    tr = Trainer(load_preset(name, list(sets)))
+    pending = sorted(commands, key=lambda c: c[0])
+    with np.errstate(all="ignore"):
+        while True:
+            while pending and (pending[0][0] <= tr.total_steps or tr.diverged):  # a key while diverged
+                tr.apply(pending.pop(0)[1])
+            if tr.total_steps >= steps:
+                return tr
+            limit = pending[0][0] if pending else steps
+            if tr.run_steps(min(2000, limit - tr.total_steps)) == 0 and not pending:
+                return tr  # diverged
+
+
+def _acc(tr) -> float:
+    import numpy as np
+
+    from gradtui.stats import GLOBAL_COL
+
+    _, glob, _ = tr.ring.last(100)
+    return float(np.nanmean(glob[:, GLOBAL_COL["train_acc"]]))
+
+
+def _regimes(tr):
+    return tr.snapshot().regimes
+
+
+def _grads(tr):
+    return tr.snapshot().latest_layers("grad_norm")
+
+
+def test_preset_table_in_readme_lists_every_shipped_preset():
+    import pathlib
+
+    readme = (pathlib.Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme[readme.index("| preset | what it shows"):]
+    for name in list_presets():
+        assert f"| `{name}` |" in table[: table.index("\n\n")], name
+
+
+def test_deep_sigmoid_first_layer_gradient_is_1e13_of_the_last():
+    tr = _run("deep-sigmoid", 1)
+    g = _grads(tr)
+    assert 1e-14 < g[0] / g[-1] < 1e-12
+    assert _regimes(tr)[0] == "vanishing" and _regimes(tr)[-1] == "ok"
+    assert _acc(_run("deep-sigmoid", 1000)) < 0.45  # near chance (1/3)
+
+
+def test_deep_tanh_every_gradient_vanishes_and_it_stays_at_chance():
+    tr = _run("deep-tanh", 1)
+    assert _grads(tr).max() < 1e-10 and set(_regimes(tr)) == {"vanishing"}
+    tr = _run("deep-tanh", 1000)
+    assert _acc(tr) < 0.45 and _regimes(tr)[:10] == ("vanishing",) * 10
+
+
+def test_relu_he_balanced_and_100_percent_within_300_steps():
+    g = _grads(_run("relu-he", 1))
+    assert g.max() / g.min() < 10
+    tr = _run("relu-he", 300)
+    assert _acc(tr) >= 0.99 and set(_regimes(tr)) == {"ok"}
+
+
+def test_exploding_explodes_diverges_and_c_then_r_recovers():
+    from gradtui.trainer import Command
+
+    tr = _run("exploding", 1)
+    assert set(_regimes(tr)) == {"exploding"} and _grads(tr).min() > 1e2
+    tr = _run("exploding", 100)
+    assert tr.diverged and tr.step_count <= 10
+    # c while diverged: the next step diverges again; r restarts with clipping on
+    tr = _run("exploding", 2000, commands=[(10, Command("set", {"clip": "value"})), (11, Command("reset"))])
+    assert not tr.diverged and tr.cfg.clip == "value" and _acc(tr) > 0.9
+    # or - twice (lr 0.0025), then r
+    tr = _run("exploding", 2000, commands=[(10, Command("set", {"lr": 0.005})), (11, Command("set", {"lr": 0.0025})),
+                                           (12, Command("reset"))])
+    assert not tr.diverged and _acc(tr) > 0.9
+    assert _run("exploding", 100, ["lr=0.005"]).diverged  # one press is not enough
+
+
+def test_clipped_survives_and_learns():
+    tr = _run("clipped", 3000)
+    assert not tr.diverged and _acc(tr) > 0.85
+    assert "exploding" in _regimes(tr)  # the gradients themselves stay large
+
+
+def test_exploding_tanh_explodes_saturates_and_layer_norm_clipping_rescues():
+    from gradtui.trainer import Command
+
+    tr = _run("exploding-tanh", 1)
+    g = _grads(tr)
+    assert g[0] > 1e2 and g[0] / g[-1] > 50 and _regimes(tr)[0] == "exploding"
+    tr = _run("exploding-tanh", 3000)
+    assert _acc(tr) < 0.5 and "saturated" in _regimes(tr)[:8]
+    assert _acc(_run("exploding-tanh", 3000, ["clip=value"])) < 0.6  # c once: not enough
+    c, r = Command("set", {"clip": "value"}), Command("reset")
+    tr = _run("exploding-tanh", 3000, commands=[(200, c), (201, Command("set", {"clip": "layer_norm"})), (202, r)])
+    assert tr.cfg.clip == "layer_norm" and tr.step_count == 3000 - 202 and _acc(tr) > 0.9
+
+
+def test_residual_trains_30_tanh_layers():
+    tr = _run("residual", 300)
+    assert _acc(tr) >= 0.99 and set(_regimes(tr)) == {"ok"}
+
+
+def test_batchnorm_rescues_the_deep_sigmoid_net():
+    tr = _run("batchnorm", 1000)
+    assert _acc(tr) > 0.9 and set(_regimes(tr)) == {"ok"}
+
+
+def test_adam_rescues_what_sgd_cannot():
+    assert _acc(_run("adam-rescue", 3000, ["optimizer=sgd"])) < 0.4
+    assert _regimes(_run("adam-rescue", 1))[0] == "vanishing"
+    assert _acc(_run("adam-rescue", 3000)) > 0.55
+
+
+def test_selu_lecun_keeps_mean_0_std_1():
+    import numpy as np
+
+    snap = _run("selu-lecun", 1).snapshot()
+    assert np.all(np.abs(snap.latest_layers("act_mean")[:-1]) < 0.2)
+    assert np.all(np.abs(snap.latest_layers("act_std")[:-1] - 1) < 0.2)

@@ -51,3 +51,21 @@ def test_diverged(snap_compare):
 
 def test_small_terminal_message(snap_compare):
     assert snap_compare(static_app(preset("relu-he"), 10), terminal_size=(50, 12), run_before=_settle)
+
+
+def test_no_color(snap_compare, monkeypatch):
+    """NO_COLOR=1 (Textual's monochrome filter reads every segment's style): the tags still tell
+    the regimes apart."""
+    monkeypatch.setenv("NO_COLOR", "1")  # read when the App is created
+    assert snap_compare(static_app(preset("deep-sigmoid"), 300), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_dead_regime(snap_compare):
+    """relu-he on the regression set: dead units (DEAD, not vanish)."""
+    app = static_app(load_preset("relu-he", ["dataset=regression"]), 300)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)
+
+
+def test_saturated_regime(snap_compare):
+    """exploding-tanh after 300 steps: its input-side layers sit in tanh's flat tails."""
+    assert snap_compare(static_app(preset("exploding-tanh"), 300), terminal_size=(80, 24), run_before=_settle)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,16 +11,25 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from gradtui import regimes as G
 from gradtui.widgets import regime as R
 
-LEGEND = (
-    "Rows: log10 |dL/dW| per layer, input side at the top, on one shared scale "
-    f"(1e{R.LOG_LO:.0f} .. 1e{R.LOG_HI:+.0f}); '·' = no data / not finite.\n"
-    f"[{R.REGIME_COLOR['healthy']}]healthy[/]   "
-    f"[{R.REGIME_COLOR['vanishing']}]vanishing[/] < {R.VANISH_ABS:g} or < {R.VANISH_REL:g} × largest layer   "
-    f"[{R.REGIME_COLOR['exploding']}]exploding[/] > {R.EXPLODE_ABS:g} or grew > {R.EXPLODE_GROWTH:g}×   "
-    f"[{R.REGIME_COLOR['bad']}]NaN/inf[/]"
-)
+
+def legend() -> Group:
+    """How to read the rows and their colours: every regime, in the order the rule checks them
+    (the first that holds wins); g = the layer's gradient norm, gmax = the largest layer's."""
+    intro = Text(
+        "\nRows: log10 |dL/dW| per layer, input side at the top, on one shared scale "
+        f"(1e{R.LOG_LO:.0f} .. 1e{R.LOG_HI:+.0f}); '·' = no data / not finite. The depth panel's bars "
+        "take the same colours. Each layer's tag (checked in this order, the first that holds "
+        "wins; g = its gradient norm, gmax = the largest layer's):")
+    table = Table.grid(padding=(0, 2))
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column()
+    for reg in G.PRECEDENCE:
+        table.add_row(Text(R.REGIME_TAG[reg], style=f"bold {R.REGIME_COLOR[reg]}"),
+                      Text(G.RULES[reg]))
+    return Group(intro, table)
 
 
 def _key_label(b: Binding) -> str:
@@ -45,7 +55,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll() as vs:
             vs.border_title = "gradtui keys  (esc closes)"
             yield Static(table)
-            yield Static(Text.from_markup("\n" + LEGEND))
+            yield Static(legend())
             yield Static(Text.from_markup(
                 "\n[dim]Every key becomes a command for the trainer; what the status bar shows is what "
                 "the trainer runs. ctrl+p opens the command palette with every action.[/]"))

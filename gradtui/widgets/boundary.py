@@ -10,6 +10,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from gradtui.stats import Snapshot
+from gradtui.widgets.lines import blank
 
 # (region, point) colour per class; hex tones map to sensible 256/16-colour approximations.
 PALETTE = (
@@ -91,4 +92,4 @@ class BoundaryMap(Widget):
         w, h = self.size
         if self._built_for != (w, h):
             self._build(w, h)
-        return self._lines[y] if y < len(self._lines) else Strip.blank(w)
+        return self._lines[y] if y < len(self._lines) else blank(w)

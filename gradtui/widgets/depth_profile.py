@@ -12,8 +12,11 @@ from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
+from gradtui import regimes as G
+from gradtui.numfmt import pct
 from gradtui.stats import Snapshot
 from gradtui.widgets import regime as R
+from gradtui.widgets.lines import DIM, REGIME_STYLE, blank, no_steps
 
 # stat, title, log scale?, lo, hi, guide value (or None)
 MODES = (
@@ -23,11 +26,8 @@ MODES = (
     ("dead", "dead units %", False, 0.0, 1.0, None),
     ("act_std", "activation std (| = 1)", False, 0.0, 2.0, 1.0),
 )
-NAME_W, VALUE_W = 7, 9
-_BAR = {k: Style(color=c) for k, c in R.REGIME_COLOR.items()}
-_PLAIN = Style(color="cyan")
+VALUE_MIN_W = 8
 _GUIDE = Style(color="magenta", bold=True)
-_DIM = Style(dim=True)
 
 
 class DepthProfile(Widget):
@@ -61,23 +61,27 @@ class DepthProfile(Widget):
         snap = self._snap
         if snap is None or snap.n_layers == 0:
             return
+        grp = R.groups(snap.n_layers, height)
+        if len(snap.steps) == 0:  # compiling / fresh start: no statistics yet
+            self._lines = no_steps(snap.layer_names, grp, width)
+            return
         stat, _, log, lo, hi, guide = MODES[self.mode]
         cur = np.asarray(snap.latest_finite_layers(stat), np.float64)  # last finite after a divergence
-        regimes = None
-        if stat == "grad_norm":
-            raw = snap.latest_layers("grad_norm")
-            regimes = ["bad" if not np.isfinite(raw[i]) else r for i, r in enumerate(R.classify(cur))]
-        bar_w = max(4, width - NAME_W - VALUE_W)
-        gcol = None if guide is None else int(round((guide - lo) / (hi - lo) * (bar_w - 1)))
-        grp = R.groups(snap.n_layers, height)
+        regimes = G.worst(snap.regimes, grp)  # bars take the layer's regime colour in every mode
         if log:
             xs, shown_all = R.group_log_mean(cur, grp)
+            texts = [R.value_text(v, reg) for v, reg in zip(shown_all, regimes)]
         else:
-            xs = shown_all = R.group_nanmean(cur, grp)
-        styles = [_PLAIN] * len(grp) if regimes is None else [_BAR[r] for r in R.worst_regime(regimes, grp)]
-        for (start, stop), x, shown, style in zip(grp, xs, shown_all, styles):
+            xs = R.group_nanmean(cur, grp)
+            texts = [pct(v) if hi == 1.0 else R.value_text(v, reg) for v, reg in zip(xs, regimes)]
+        labels = R.group_labels(snap.layer_names, grp)
+        value_w = max(VALUE_MIN_W, *map(len, texts))
+        bar_w = max(4, width - len(labels[0]) - value_w - 1)
+        gcol = None if guide is None else int(round((guide - lo) / (hi - lo) * (bar_w - 1)))
+        for label, x, txt, reg in zip(labels, xs, texts, regimes):
+            style = REGIME_STYLE[reg]
             n = 0 if not np.isfinite(x) else int(round(np.clip((x - lo) / (hi - lo), 0, 1) * bar_w))
-            segs = [Segment(R.group_label(snap.layer_names, start, stop).ljust(NAME_W)[:NAME_W], _DIM)]
+            segs = [Segment(label, DIM)]
             bar = "█" * n + " " * (bar_w - n)
             if gcol is not None and 0 <= gcol < bar_w:
                 segs += [Segment(bar[:gcol], style),
@@ -85,13 +89,11 @@ class DepthProfile(Widget):
                          Segment(bar[gcol + 1:], style)]
             else:
                 segs.append(Segment(bar, style))
-            txt = R.sci(shown, VALUE_W) if log else (f"{100 * shown:7.1f}%" if hi == 1.0 and np.isfinite(shown)
-                                                       else R.sci(shown, VALUE_W))
-            segs.append(Segment(txt.rjust(VALUE_W), style))
+            segs.append(Segment(" " + txt.rjust(value_w), style))
             self._lines.append(Strip(segs).crop(0, width))
 
     def render_line(self, y: int) -> Strip:
         w, h = self.size
         if self._built_for != (w, h):
             self._build(w, h)
-        return self._lines[y] if y < len(self._lines) else Strip.blank(w)
+        return self._lines[y] if y < len(self._lines) else blank(w)

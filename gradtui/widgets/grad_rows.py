@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 from rich.segment import Segment
-from rich.style import Style
 from textual.strip import Strip
 from textual.widget import Widget
 
+from gradtui import regimes as G
 from gradtui.stats import Snapshot
 from gradtui.widgets import regime as R
+from gradtui.widgets.lines import DIM, REGIME_STYLE, TAG_STYLE, blank, no_steps
 
-NAME_W, VALUE_W, TAG_W = 7, 9, 8
-_STYLES = {k: Style(color=c) for k, c in R.REGIME_COLOR.items()}
-_TAG_STYLES = {k: Style(color=c, bold=k != "healthy") for k, c in R.REGIME_COLOR.items()}
-_DIM = Style(dim=True)
+VALUE_MIN_W = 8
 
 
 class GradRows(Widget):
@@ -44,30 +42,28 @@ class GradRows(Widget):
         self._lines = []
         if snap is None or snap.n_layers == 0:
             return
+        grp = R.groups(snap.n_layers, height)
         if len(snap.steps) == 0:  # compiling / fresh start: no statistics yet
-            for start, stop in R.groups(snap.n_layers, height):
-                label = R.group_label(snap.layer_names, start, stop).ljust(NAME_W)[:NAME_W]
-                self._lines.append(Strip([Segment(label + "– no steps yet", _DIM)]).crop(0, width))
+            self._lines = no_steps(snap.layer_names, grp, width)
             return
         series = snap.layer_series(self.stat)  # (n, L)
         logs = R.safe_log10(np.where(series == 0, 1e-300, series))  # exact 0 (dead net): lowest bar
-        raw = snap.latest_layers(self.stat)
         cur = snap.latest_finite_layers(self.stat)  # after a divergence: the last finite values
-        first = series[0] if len(series) else None
-        regimes = R.classify(cur, first)
-        regimes = ["bad" if not np.isfinite(raw[i]) else r for i, r in enumerate(regimes)]
-        spark_w = max(4, width - NAME_W - VALUE_W - TAG_W)
-        cols = R.bucket_mean(logs, spark_w)  # (spark_w, L)
-        grp = R.groups(snap.n_layers, height)
-        sparks = R.spark_columns(R.group_nanmean(cols, grp))  # one string per group, in one pass
+        regimes = G.worst(snap.regimes, grp)
         _, vals = R.group_log_mean(cur, grp)
-        for (start, stop), spk, val, reg in zip(grp, sparks, vals, R.worst_regime(regimes, grp)):
-            st = _STYLES[reg]
+        texts = [R.value_text(v, reg) for v, reg in zip(vals, regimes)]
+        labels = R.group_labels(snap.layer_names, grp)
+        value_w = max(VALUE_MIN_W, *map(len, texts))
+        spark_w = max(4, width - len(labels[0]) - value_w - R.TAG_W - 1)
+        cols = R.bucket_mean(logs, spark_w)  # (spark_w, L)
+        sparks = R.spark_columns(R.group_nanmean(cols, grp))  # one string per group, in one pass
+        for label, spk, txt, reg in zip(labels, sparks, texts, regimes):
+            st = REGIME_STYLE[reg]
             segs = [
-                Segment(R.group_label(snap.layer_names, start, stop).ljust(NAME_W)[:NAME_W], st),
+                Segment(label, st),
                 Segment(spk, st),
-                Segment(R.sci(val, VALUE_W), st),
-                Segment(" " + R.REGIME_TAG[reg].ljust(TAG_W - 1), _TAG_STYLES[reg]),
+                Segment(" " + txt.rjust(value_w), st),
+                Segment(" " + R.REGIME_TAG[reg].ljust(R.TAG_W - 1), TAG_STYLE[reg]),
             ]
             self._lines.append(Strip(segs).crop(0, width))
 
@@ -78,5 +74,5 @@ class GradRows(Widget):
         if y < len(self._lines):
             return self._lines[y]
         if y == 0 and self._snap is None:
-            return Strip([Segment("waiting for the trainer…", _DIM)])
-        return Strip.blank(w)
+            return Strip([Segment("waiting for the trainer…", DIM)])
+        return blank(w)

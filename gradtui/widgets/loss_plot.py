@@ -11,6 +11,7 @@ import numpy as np
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
+from gradtui.numfmt import nums
 from gradtui.stats import Snapshot
 from gradtui.widgets import regime as R
 
@@ -82,7 +83,7 @@ class LossPlot(PlotextPlot):
         if self.log_y:  # label the log10 axis with the loss values themselves
             y_lo, y_hi = float(ys[ok].min()), float(ys[ok].max())
             yt = np.linspace(y_lo, y_hi, 3 if many else 2) if y_hi > y_lo else np.array([y_lo])
-            plt.yticks(yt.tolist(), [f"{10 ** v:.3g}" for v in yt])
+            plt.yticks(yt.tolist(), nums(10.0 ** yt))
         else:
             plt.yfrequency(3 if many else 2)
         ticks = np.unique(np.linspace(x_lo, max(x_hi, x_lo + 1), 3).round().astype(int))

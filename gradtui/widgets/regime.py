@@ -1,27 +1,27 @@
-"""Pure helpers shared by the widgets: log scaling, regime classification, number formatting.
-
-Regimes of a layer's gradient norm ``g`` (``gmax`` = the largest finite layer norm this step):
-
-* ``bad``        g is NaN or inf (the run diverged);
-* ``exploding``  g > 1e2, or g > 1 and it grew more than 100x over the visible window;
-* ``vanishing``  g < 1e-7 absolute, or g < 1e-3 x gmax (this layer learns 1000x slower);
-* ``healthy``    everything else.
+"""Pure helpers shared by the widgets: log scaling, grouping layers into rows, labels, and the
+colour and tag of each regime. The regime rule itself lives in :mod:`gradtui.regimes` (one rule for
+every view and for the export's consumers); numbers are formatted by :func:`gradtui.numfmt.num`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from gradtui import regimes as G
+from gradtui.numfmt import num
+
 # The fixed log10 range every gradient row and the depth profile share: 1e-10 .. 1e2.
 LOG_LO, LOG_HI = -10.0, 2.0
-VANISH_ABS, VANISH_REL = 1e-7, 1e-3
-EXPLODE_ABS, EXPLODE_GROWTH = 1e2, 1e2
 
-REGIMES = ("healthy", "vanishing", "exploding", "bad")
-# ANSI colour names so the palette reads in 16 and 256 colours.
-REGIME_COLOR = {"healthy": "green", "vanishing": "bright_blue", "exploding": "yellow", "bad": "bright_red"}
-REGIME_TAG = {"healthy": "ok", "vanishing": "vanish", "exploding": "EXPLODE", "bad": "NaN/inf"}
+# ANSI colour names so the palette reads in 16 and 256 colours. Six different hues in Textual's
+# default ANSI theme too (there magenta is the same colour as red: not used).
+REGIME_COLOR = {G.OK: "green", G.VANISHING: "bright_blue", G.SATURATED: "cyan", G.EXPLODING: "yellow",
+                G.DEAD: "bright_black", G.NAN: "bright_red"}
+REGIME_TAG = {G.OK: "ok", G.VANISHING: "vanish", G.SATURATED: "saturated", G.EXPLODING: "EXPLODE",
+              G.DEAD: "DEAD", G.NAN: "NaN/inf"}
+TAG_W = 1 + max(map(len, REGIME_TAG.values()))  # a space, then the longest tag
 BARS = " ▁▂▃▄▅▆▇█"
+NO_STEPS = "– no steps yet"
 
 
 def safe_log10(a) -> np.ndarray:
@@ -30,25 +30,6 @@ def safe_log10(a) -> np.ndarray:
     out = np.full(a.shape, np.nan)
     ok = np.isfinite(a) & (a > 0)
     out[ok] = np.log10(a[ok])
-    return out
-
-
-def classify(current, first=None) -> list[str]:
-    """Regime of each layer from its current norm (and the oldest norm of the window)."""
-    cur = np.asarray(current, np.float64)
-    fin = np.isfinite(cur)
-    gmax = float(cur[fin].max()) if fin.any() else 0.0
-    out = []
-    for i, g in enumerate(cur):
-        if not np.isfinite(g):
-            out.append("bad")
-        elif g > EXPLODE_ABS or (first is not None and g > 1 and np.isfinite(first[i])
-                                 and first[i] > 0 and g / first[i] > EXPLODE_GROWTH):
-            out.append("exploding")
-        elif g < VANISH_ABS or g < VANISH_REL * gmax:
-            out.append("vanishing")
-        else:
-            out.append("healthy")
     return out
 
 
@@ -109,35 +90,37 @@ def group_log_mean(a, groups: list[tuple[int, int]]) -> tuple[np.ndarray, np.nda
     return lg, shown
 
 
-def worst_regime(regimes: list[str], groups: list[tuple[int, int]]) -> list[str]:
-    """The worst regime (healthy < vanishing < exploding < bad) within each group."""
-    rank = np.array([REGIMES.index(r) for r in regimes])
-    worst = np.maximum.reduceat(rank, np.array([s for s, _ in groups], dtype=np.intp))
-    return [REGIMES[k] for k in worst]
-
-
-def sci(x: float, width: int = 8) -> str:
-    """Scientific notation that never raises: 1.23e-09, 0, nan, inf."""
-    try:
-        x = float(x)
-    except (TypeError, ValueError):
-        return "?".rjust(width)
-    if not np.isfinite(x):
-        return ("nan" if np.isnan(x) else ("inf" if x > 0 else "-inf")).rjust(width)
-    if x == 0:
-        return "0".rjust(width)
-    return f"{x:.2e}".rjust(width)
+def value_text(shown: float, regime: str) -> str:
+    """A layer's (or group's) number: ``num(shown)``, or ``last <num>`` when its regime is NaN/inf
+    and ``shown`` is therefore the last finite value (after a divergence)."""
+    if regime == G.NAN and np.isfinite(shown):
+        return "last " + num(shown)
+    return num(shown)
 
 
 def groups(n: int, rows: int) -> list[tuple[int, int]]:
-    """Split ``n`` layers into at most ``rows`` contiguous [start, stop) groups (input side first)."""
+    """Split ``n`` layers into at most ``rows`` contiguous [start, stop) groups (input side first).
+    The output layer (the last) keeps a row of its own whenever there are two rows or more."""
     rows = max(1, min(rows, n))
-    edges = [round(i * n / rows) for i in range(rows + 1)]  # sizes differ by at most one
-    return [(edges[i], edges[i + 1]) for i in range(rows)]
+    if rows == n:
+        return [(i, i + 1) for i in range(n)]
+    if rows == 1:
+        return [(0, n)]
+    hidden = n - 1
+    edges = [round(i * hidden / (rows - 1)) for i in range(rows)]  # sizes differ by at most one
+    return [(edges[i], edges[i + 1]) for i in range(rows - 1)] + [(hidden, n)]
 
 
 def group_label(names, start: int, stop: int) -> str:
+    """``h07``, or ``h03-04`` / ``h101-103`` for a group (the second number in full)."""
     if stop - start == 1:
         return names[start]
     a, b = names[start], names[stop - 1]
     return f"{a}-{b.lstrip('h')}"
+
+
+def group_labels(names, grp) -> list[str]:
+    """Every group's label, padded to one width (the longest label + a space)."""
+    labels = [group_label(names, a, b) for a, b in grp]
+    w = 1 + max(map(len, labels), default=0)
+    return [s.ljust(w) for s in labels]

@@ -7,6 +7,7 @@ import math
 from rich.text import Text
 from textual.widget import Widget
 
+from gradtui.numfmt import num
 from gradtui.stats import Snapshot
 
 STATE_STYLE = {
@@ -16,6 +17,10 @@ STATE_STYLE = {
     "diverged": "bold white on red",
     "error": "bold white on red",
 }
+
+# What recovers a diverged run: a switch alone leaves the blown-up weights (the next step diverges
+# again); r restarts from fresh weights with the switches made so far (- then r works too).
+DIVERGED_HINT = "c (clip), then r (restart)"
 
 
 def _pct(x: float) -> str:
@@ -41,11 +46,11 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
         if not hide_wallclock and st == "running":
             t.append(f"  {snap.steps_per_sec:,.0f} steps/s", "dim")
         loss = snap.latest("loss")
-        t.append(f"  loss {loss:.3g}" if math.isfinite(loss) else "  loss nan", "red" if not math.isfinite(loss) else "")
+        t.append(f"  loss {num(loss, 3)}", "" if math.isfinite(loss) else "red")
         if snap.task == "classify":
             t.append(f"  test acc {_pct(snap.last_finite('test_acc'))}")
         if st == "diverged":
-            t.append("  r reset · c clip · - lower lr", "bold red")
+            t.append(f"  {DIVERGED_HINT}", "bold red")
         elif st == "paused":
             t.append("  space resume · n step", "cyan")
         if snap.message and st not in ("diverged",):
@@ -55,7 +60,7 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
     t.append(f" {c.name} ", "reverse")
     # each setting is labelled with the key that cycles it
     parts = [("a", c.activation), ("i", c.init), ("o", c.optimizer), ("c", c.clip),
-             ("lr", f"{c.lr:g}" + ("" if c.schedule == "constant" else f" {c.schedule}")), ("d", c.dataset)]
+             ("lr", num(c.lr) + ("" if c.schedule == "constant" else f" {c.schedule}")), ("d", c.dataset)]
     for k, v in parts:
         t.append(f" {k}:", "dim")
         t.append(f"{v}", "bold")
