@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from gradtui import __version__
-from gradtui.outputs import emit, note
+from gradtui.outputs import OutputError, emit, note
 
 ACC_WINDOW = 100  # train accuracy is the mean over this many last steps
 CHUNK_SECONDS = 0.05  # work per kernel call: the stop flag is read this often
@@ -128,13 +128,13 @@ def _open_outputs(trainer, args, stack: contextlib.ExitStack):
     """The export pump and the recorder (None when not asked for), closed by ``stack``."""
     from gradtui.cli import UsageError
 
-    pump = None
+    pump = recorder = None
     if args.export:
         from gradtui.export import ExportPump, open_exporter
         try:
             exporter = open_exporter(args.export, trainer.layer_names)
-        except OSError as e:
-            raise UsageError(f"--export {args.export}: {e.strerror or e}") from None
+        except OutputError as e:  # before any step: bad input, exit 2
+            raise UsageError(f"--export {e}") from None
         stack.callback(exporter.close)
         pump = ExportPump(trainer, exporter)
         stack.callback(pump.pump)  # runs first: the last rows, then close
@@ -142,10 +142,10 @@ def _open_outputs(trainer, args, stack: contextlib.ExitStack):
         from gradtui.session import Recorder
         try:
             recorder = Recorder(args.record, trainer)
-        except OSError as e:
-            raise UsageError(f"--record {args.record}: {e.strerror or e}") from None
+        except OutputError as e:
+            raise UsageError(f"--record {e}") from None
         stack.callback(recorder.close)
-    return pump
+    return pump, recorder
 
 
 def _steps_to_run(args, session, default: int) -> int:
@@ -173,11 +173,13 @@ def run_headless(cfg, args, session=None, default_steps: int = 1000) -> int:
     progress = Progress(trainer, n_steps)
     t0 = time.perf_counter()
     with stop_on_signals() as stop, contextlib.ExitStack() as stack:
-        pump = _open_outputs(trainer, args, stack)
+        pump, recorder = _open_outputs(trainer, args, stack)
 
         def after_chunk(tr) -> None:
             if pump:
                 pump.pump()
+            if recorder and recorder.error:  # stop now, not at the end of a long run
+                raise recorder.error
             progress.tick()
 
         with quiet_numerics():

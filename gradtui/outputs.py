@@ -28,7 +28,10 @@ class LineFile:
 
     def __init__(self, path: str | Path, file: IO[bytes] | None = None):
         self.path = str(path)
-        self._f: IO[bytes] | None = file if file is not None else open(path, "wb", buffering=0)
+        try:
+            self._f: IO[bytes] | None = file if file is not None else open(path, "wb", buffering=0)
+        except OSError as e:
+            raise OutputError(f"{path}: cannot open for writing ({e.strerror or e})") from None
         self._good = 0  # bytes of complete lines on disk
         self._error: OutputError | None = None
 

@@ -61,8 +61,10 @@ class Recorder:
         self.path = Path(path)
         self.trainer = trainer
         self.error: OutputError | None = None  # the first failed write; close() raises it
+        # (commands arrive from the trainer's thread: a failure is kept, never raised there)
         self._out = LineFile(self.path, file)
-        self._write({"format": FORMAT, "gradtui": __version__, "config": _config_dict(trainer.cfg)})
+        header = {"format": FORMAT, "gradtui": __version__, "config": _config_dict(trainer.cfg)}
+        self._out.write(json.dumps(header) + "\n")  # a failure here raises OutputError at once
         trainer.on_command = self._record
 
     def _write(self, obj: dict) -> None:

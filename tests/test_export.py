@@ -1,8 +1,6 @@
 """Export schema: JSONL keys and nulls, events on the right step, CSV header, suffix errors."""
 
 import csv
-import errno
-import io
 import json
 import math
 
@@ -141,33 +139,15 @@ def test_t_is_monotone_and_run_counts_resets(tmp_path, quiet):
 
 
 # ------------------------------------------------------------------ write errors
-class FullFile(io.BytesIO):
-    """A file on a disk that fills up after ``room`` bytes (short write, then ENOSPC)."""
-
-    def __init__(self, room: int):
-        super().__init__()
-        self.room = room
-
-    def write(self, b):
-        left = self.room - self.tell()
-        if left <= 0:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return super().write(bytes(b[:left]))
-
-    def close(self):
-        self.final = self.getvalue()
-        super().close()
-
-
 @pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
 @pytest.mark.parametrize("room", [0, 1, 700, 5000, 12345])
-def test_disk_full_cuts_back_to_the_last_complete_row(suffix, room):
+def test_disk_full_cuts_back_to_the_last_complete_row(suffix, room, full_file):
     """A write that fails half-way leaves only complete rows (valid JSON / full CSV rows), the
     exporter's row count says how many, and nothing more is written after the failure."""
     from gradtui.outputs import OutputError
 
     tr = Trainer(SMALL)
-    f = FullFile(room)
+    f = full_file(room)
     ex = None
     with pytest.raises(OutputError, match="No space left on device") as e:
         ex = open_exporter("run" + suffix, tr.layer_names, file=f)  # the CSV header may not fit

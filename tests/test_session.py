@@ -251,3 +251,28 @@ def test_progress_counts_all_steps_and_never_goes_negative(capsys, quiet):
     lines = capsys.readouterr().err.splitlines()
     assert [int(x.split()[1].split("/")[0]) for x in lines] == seen == [50, 100, 150, 200, 250, 300]
     assert all(float(x.split("steps/s")[0].split()[-1].replace(",", "")) >= 0 for x in lines)
+
+
+@pytest.mark.parametrize("room", [1, 2000, 2600])
+def test_recorder_on_a_full_disk_keeps_complete_lines(room, full_file, quiet):
+    """The header fails at once; a later failure stops recording quietly (the trainer's thread
+    never sees it) and close() reports it; the file keeps only complete JSON lines."""
+    from gradtui.outputs import OutputError
+
+    tr = Trainer(CFG)
+    f = full_file(room)
+    if room == 1:
+        with pytest.raises(OutputError, match="No space left"):
+            Recorder("s.jsonl", tr, file=f)
+        assert f.final == b""
+        return
+    rec = Recorder("s.jsonl", tr, file=f)
+    for i in range(40):
+        tr.apply(Command("set", {"lr": 0.01 * (1 + i % 3)}))  # never raises
+        tr.run_steps(5)
+    with pytest.raises(OutputError, match="No space left"):
+        rec.close()
+    data = f.final
+    assert data.endswith(b"\n") and len(data) <= room
+    lines = [json.loads(x) for x in data.decode().splitlines()]
+    assert lines[0]["format"] == "gradtui-session/1" and all("at" in x for x in lines[1:])
