@@ -25,7 +25,7 @@ from typing import IO, Mapping, Sequence
 import numpy as np
 
 from gradtui.outputs import LineFile
-from gradtui.stats import GLOBAL_STATS, LAYER_STATS, STATUS_NAMES
+from gradtui.stats import GLOBAL_STATS, LAYER_STATS, STATUS_NAMES, Event
 
 SUFFIXES = (".jsonl", ".csv")
 EVENT_SEP = "; "
@@ -187,13 +187,14 @@ class ExportPump:
 
     def pump(self) -> int:
         tr = self.trainer
+        new = min(tr.n_events - self._events_seen, len(tr.events))  # the deque keeps the newest
+        events = list(tr.events)[-new:] if new > 0 else []
+        self._events_seen = tr.n_events
         if tr.ring is not self._ring:  # rebuilt (reset / preset / new network): a fresh ring
             self._ring, self._count = tr.ring, 0
             self.run += 1
-        new = min(tr.n_events - self._events_seen, len(tr.events))  # the deque keeps the newest
-        if new > 0:
-            self._pending += list(tr.events)[-new:]
-        self._events_seen = tr.n_events
+            events = self._restamp(events)
+        self._pending += events
         count = self._ring.count
         steps, glob, layers = self._ring.since(self._count)
         if len(steps) == 0:
@@ -213,3 +214,13 @@ class ExportPump:
         self.exporter.write(steps, glob, layers, by_step, tr.layer_names, t=t, run=self.run)
         self._count = count
         return len(steps)
+
+    def _restamp(self, events: list) -> list:
+        """After a rebuild: events still waiting for a step of the old network, and new ones from
+        before the rebuild (numbered in the old network's steps), took effect at the new network's
+        step 0. The rebuild's own event is the last one at step 0 (commands apply in one batch
+        before a chunk's steps, so nothing after it uses old numbers)."""
+        zeros = [i for i, ev in enumerate(events) if ev.step == 0]
+        cut = zeros[-1] if zeros else 0
+        old, self._pending = self._pending + events[:cut], []
+        return [Event(0, ev.text) for ev in old] + events[cut:]

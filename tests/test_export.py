@@ -170,3 +170,28 @@ def test_disk_full_cuts_back_to_the_last_complete_row(suffix, room, full_file):
         assert ex.rows == kept
         with pytest.raises(OutputError):  # failed for good: no half row after the cut
             ex.write(*tr.ring.last(1))
+
+
+def test_commands_just_before_a_reset_are_marked_on_the_new_networks_first_row(tmp_path):
+    """lr changed, then reset, before any step ran: both events go on run 1's step 0, not on a row
+    that happens to have the old network's step number."""
+    path = tmp_path / "e.jsonl"
+    tr = Trainer(SMALL)
+    ex = open_exporter(path, tr.layer_names)
+    pump = ExportPump(tr, ex)
+    tr.run_steps(12)
+    pump.pump()
+    tr.submit(Command("set", {"lr": 0.02}))
+    tr.run_chunk(max_steps=0)  # applies it; no step runs
+    pump.pump()
+    tr.submit(Command("reset"))
+    tr.submit(Command("set", {"momentum": 0.5}))
+    for _ in range(4):
+        tr.run_chunk(max_steps=5)
+        pump.pump()
+    ex.close()
+    recs = [json.loads(line) for line in path.read_text().splitlines()]
+    marked = {(r["run"], r["step"]): r["events"] for r in recs if r["events"]}
+    assert list(marked) == [(1, 0)]
+    texts = marked[(1, 0)]
+    assert "lr=0.02" in texts[0] and texts[1].startswith("reset") and "momentum=0.5" in texts[2]
