@@ -146,8 +146,8 @@ def head(version=None):
     ('{"at": 5, "kind": "set", "value": {"lr": 0.1}}\n{"at": 9, "kind": "set", "value": {"batch_size": 500}}\n',
      3, "training points"),
     # broken by shrinking the data set under the current batch
-    ('{"at": 5, "kind": "set", "value": {"batch_size": 150}}\n\n{"at": 7, "kind": "set", "value": {"n_samples": 100}}\n',
-     4, "training points"),
+    ('{"at": 5, "kind": "set", "value": {"batch_size": 150}}\n\n'
+     '{"at": 7, "kind": "set", "value": {"n_samples": 100}}\n', 4, "training points"),
     ('{"at": 5, "kind": "reinit", "value": "he_nromal"}\n', 2, "did you mean 'he_normal'"),
     ('{"at": 5, "kind": "reinit", "value": 3}\n', 2, "initialiser name"),
     ('{"at": 5, "kind": "step", "value": true}\n', 2, "positive count"),
