@@ -7,6 +7,7 @@ kept). Every key becomes a :class:`Command`; what the widgets show comes from th
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import traceback
 from typing import Iterable
@@ -325,19 +326,38 @@ def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
 def fixed_snapshot(cfg: Config, steps: int, status: str | None = None,
                    window: int = 1024) -> tuple[Trainer, list[Snapshot]]:
     """Run exactly ``steps`` steps synchronously (deterministic for a seed). Returns the trainer
-    and one snapshot per ``window`` steps (so the loss plot gets the whole run); the last one
-    carries the decision boundary."""
+    and the snapshots to show: the run's loss history before the last window (at most one
+    snapshot of at most ``History.cap`` rows, decimated exactly as the loss plot decimates it, so
+    memory stays bounded however many steps run), then the last window with the decision boundary."""
+    from gradtui.widgets.loss_plot import History
+
     tr = Trainer(cfg)
-    snaps: list[Snapshot] = []
+    hist = History()
     done = 0
     while done < steps:
         n = tr.run_steps(min(window, steps - done))
         done += n
         if n == 0 or done >= steps:  # diverged or finished
             break
-        snaps.append(tr.snapshot(window, status=status))
+        hist.add(tr.snapshot(window, status=status))
+    snaps = [_history_snapshot(tr, hist, status)] if len(hist.rows) else []
     snaps.append(tr.snapshot(window, status=status, boundary=tr.boundary()))
     return tr, snaps
+
+
+def _history_snapshot(tr: Trainer, hist, status: str | None) -> Snapshot:
+    """A snapshot carrying only the loss plot's history rows (step, loss, test accuracy)."""
+    import numpy as np
+
+    from gradtui import kernels as K
+    from gradtui.stats import GLOBAL_COL
+
+    steps, loss, acc = hist.arrays()
+    glob = np.full((len(steps), K.N_GSTATS), np.nan)
+    glob[:, GLOBAL_COL["loss"]], glob[:, GLOBAL_COL["test_acc"]] = loss, acc
+    layers = np.broadcast_to(np.nan, (len(steps), len(tr.layer_names), K.N_LSTATS))  # no memory
+    return Snapshot.build(tr.cfg, tr.layer_names, int(steps[-1]) + 1, status or tr.status,
+                          steps.astype(np.int64), glob, layers, task=tr.data.task)
 
 
 def static_app(cfg: Config, steps: int) -> GradApp:
@@ -349,18 +369,46 @@ def static_app(cfg: Config, steps: int) -> GradApp:
 
 
 def save_screenshot(cfg: Config, steps: int, size: tuple[int, int], path: str) -> None:
-    """Render the dashboard after exactly ``steps`` steps, headless, to an SVG at ``path``."""
+    """Render the dashboard after exactly ``steps`` steps, headless, to an SVG at ``path``.
+    The file appears whole or not at all (written beside its target, then renamed); a write
+    error raises OSError."""
     import os
+    import tempfile
 
     app = static_app(cfg, steps)
+    svg: list[str] = []
 
     async def pilot(p) -> None:
         await p.pause()
         app.query_one(LossPlot).redraw(force=True)
         await p.pause()
         await p.wait_for_scheduled_animations()
-        folder, name = os.path.split(os.path.abspath(path))
-        app.save_screenshot(filename=name, path=folder)
+        svg.append(app.export_screenshot())
         app.exit(0)
 
     app.run(headless=True, size=size, auto_pilot=pilot)
+    if not svg:
+        raise OSError(f"the dashboard exited before the screenshot ({app.return_code})")
+    real = os.path.realpath(path)  # through a symlink: its target gets the picture
+    if os.path.exists(real) and not os.path.isfile(real):  # a device or FIFO: write it in place
+        with open(real, "w", encoding="utf-8") as f:
+            f.write(svg[0])
+        return
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(real), prefix=".gradtui-", suffix=".svg")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(svg[0])
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, real)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -15,12 +15,12 @@ import argparse
 import contextlib
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Sequence
 
 from gradtui import __version__
+from gradtui.outputs import OutputError, check_no_overlap, emit, note, reserve_std_fds
 from gradtui.presets import PresetError, list_presets, load_preset
 
 PROG = "gradtui"
@@ -28,16 +28,15 @@ DEFAULT_PRESET = "deep-sigmoid"
 DEFAULT_HEADLESS_STEPS = 1000
 DEFAULT_SCREENSHOT_STEPS = 300
 DEFAULT_SIZE = (120, 40)
-ACC_WINDOW = 100  # train accuracy is the mean over this many last steps
 
 
 class UsageError(Exception):
     """Bad input found before running: one line, exit status 2."""
 
 
-def _fail(msg: str) -> int:
-    print(f"{PROG}: error: {' '.join(str(msg).split())}", file=sys.stderr)
-    return 2
+def _fail(msg: str, status: int = 2) -> int:
+    note(f"{PROG}: error: {' '.join(str(msg).split())}")
+    return status
 
 
 class _Parser(argparse.ArgumentParser):
@@ -124,12 +123,30 @@ def check_writable(path_text: str, what: str) -> Path:
         raise UsageError(f"{what} {path_text}: directory {str(parent)!r} does not exist")
     if path.exists() and not os.access(path, os.W_OK):
         raise UsageError(f"{what} {path_text}: not writable")
+    real_parent = Path(os.path.realpath(path)).parent  # where a symlink's target is created
+    if not real_parent.is_dir():
+        raise UsageError(f"{what} {path_text}: a symlink into {str(real_parent)!r}, which does not exist")
     try:
-        with tempfile.NamedTemporaryFile(dir=parent, prefix=".gradtui-probe-"):
+        with tempfile.NamedTemporaryFile(dir=real_parent, prefix=".gradtui-probe-"):
             pass
     except OSError as e:
         raise UsageError(f"{what} {path_text}: cannot write in {str(parent)!r} ({e.strerror or e})") from None
     return path
+
+
+def check_overlap(args) -> None:
+    """No file is both read and written, or written twice (paths, symlinks, hard links)."""
+    inputs = [("--replay", args.replay)] if args.replay else []
+    if not args.replay and not args.list_presets:
+        from gradtui.presets import resolve
+        with contextlib.suppress(PresetError):  # a bad preset is reported when it is loaded
+            inputs.append(("--preset", str(resolve(args.preset or DEFAULT_PRESET))))
+    outputs = [(opt, path) for opt, path in (("--record", args.record), ("--export", args.export),
+                                             ("--screenshot", args.screenshot)) if path]
+    try:
+        check_no_overlap(inputs, outputs)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def _check_args(args) -> None:
@@ -145,6 +162,7 @@ def _check_args(args) -> None:
         raise UsageError("--replay takes the session's own configuration: drop --preset/--set/--seed")
     if args.record and args.screenshot:
         raise UsageError("--record goes with the dashboard or --headless")
+    check_overlap(args)
     if args.record:
         check_writable(args.record, "--record")
     if args.export:
@@ -174,8 +192,8 @@ def quiet_numerics():
 def cmd_list_presets() -> int:
     presets = list_presets()
     w = max((len(n) for n in presets), default=0)
-    for name, desc in presets.items():
-        print(f"{name:<{w}}  {desc}")
+    if presets:
+        emit("\n".join(f"{name:<{w}}  {desc}" for name, desc in presets.items()))
     return 0
 
 
@@ -197,177 +215,24 @@ def cmd_screenshot(cfg, args) -> int:
         return _fail(f"the dashboard is not available ({e})")
     steps = args.steps or DEFAULT_SCREENSHOT_STEPS
     with quiet_numerics():
-        save_screenshot(cfg, steps=steps, size=args.size or DEFAULT_SIZE, path=args.screenshot)
-    print(f"wrote {args.screenshot} ({steps} steps)", file=sys.stderr)
+        try:
+            save_screenshot(cfg, steps=steps, size=args.size or DEFAULT_SIZE, path=args.screenshot)
+        except OSError as e:
+            raise OutputError(f"--screenshot {args.screenshot}: write failed ({e.strerror or e})") from None
+    note(f"wrote {args.screenshot} ({steps} steps)")
     return 0
 
 
-def _sci(x: float) -> str:
-    import math
-    return "-" if not math.isfinite(x) else f"{x:.2e}"
-
-
-def _pct(x: float) -> str:
-    import math
-    return "-" if not math.isfinite(x) else f"{100 * x:.1f}%"
-
-
-def _fix(x: float, digits: int = 4) -> str:
-    import math
-    return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
-
-
-def summary(trainer) -> str:
-    """The per-layer table and final figures printed after a headless run."""
-    import numpy as np
-
-    from gradtui.stats import GLOBAL_COL, LAYER_COL, STATUS_NAMES
-
-    steps, glob, layers = trainer.ring.last(max(ACC_WINDOW, trainer.cfg.eval_every + 1))
-    ok = np.flatnonzero(glob[:, GLOBAL_COL["status"]] == 0)
-    lines = []
-    if len(ok):
-        k = ok[-1]
-        lines.append(f"per-layer statistics at step {int(steps[k])} (input side first):")
-        hdr = f"{'layer':<6} {'grad_norm':>10} {'update_ratio':>12} {'saturated':>9} {'dead':>7}"
-        lines += [hdr, "-" * len(hdr)]
-        for i, name in enumerate(trainer.layer_names):
-            row = layers[k, i]
-            lines.append(f"{name:<6} {_sci(row[LAYER_COL['grad_norm']]):>10} "
-                         f"{_sci(row[LAYER_COL['update_ratio']]):>12} "
-                         f"{_pct(row[LAYER_COL['saturated']]):>9} {_pct(row[LAYER_COL['dead']]):>7}")
-        loss = float(glob[k, GLOBAL_COL["loss"]])
-    else:
-        loss = float("nan")
-        lines.append("no finite step to summarise")
-    recent = glob[-ACC_WINDOW:]
-    acc = recent[:, GLOBAL_COL["train_acc"]]
-    acc = float(np.mean(acc[np.isfinite(acc)])) if np.isfinite(acc).any() else float("nan")
-    test = glob[:, GLOBAL_COL["test_acc"]]
-    test = float(test[np.isfinite(test)][-1]) if np.isfinite(test).any() else float("nan")
-    tloss = glob[:, GLOBAL_COL["test_loss"]]
-    tloss = float(tloss[np.isfinite(tloss)][-1]) if np.isfinite(tloss).any() else float("nan")
-    status = STATUS_NAMES.get(int(glob[-1, GLOBAL_COL["status"]]), "?") if len(glob) else "ok"
-    lines.append(f"steps: {trainer.step_count}  status: {status}")
-    lines.append(f"final loss: {_fix(loss, 6) if abs(loss) < 1e6 else _sci(loss)}")
-    lines.append(f"train acc (mean of last {min(ACC_WINDOW, len(recent))} steps): {_fix(acc)}")
-    lines.append(f"last test acc: {_fix(test)}  (test loss {_fix(tloss)})")
-    return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def stop_on_signals():
-    """SIGTERM and SIGHUP (a closed SSH session) stop a headless run like Ctrl+C: the export and
-    record files are flushed and closed, the summary printed."""
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    old = {}
-    for name in ("SIGTERM", "SIGHUP"):
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            with contextlib.suppress(ValueError, OSError):  # not the main thread / unsupported
-                old[sig] = signal.signal(sig, interrupt)
-    try:
-        yield
-    finally:
-        for sig, handler in old.items():
-            signal.signal(sig, handler)
-
-
 def cmd_headless(cfg, args, session=None) -> int:
-    import numpy as np
+    from gradtui.headless import run_headless
 
-    from gradtui.stats import GLOBAL_COL
-    from gradtui.trainer import Trainer
-
-    if session is not None:
-        n_steps = args.steps or session.end or (session.commands[-1][0] if session.commands else 0)
-        n_steps = n_steps or DEFAULT_HEADLESS_STEPS
-    else:
-        n_steps = args.steps or DEFAULT_HEADLESS_STEPS
-    try:
-        trainer = Trainer(cfg)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    err = sys.stderr
-    print("compiling kernels...", file=err, flush=True)
-    compile_s = trainer.warm_up()
-    print(f"kernels ready in {compile_s:.1f}s", file=err, flush=True)
-
-    exporter = pump = None
-    if args.export:
-        from gradtui.export import ExportPump, open_exporter
-        try:
-            exporter = open_exporter(args.export, trainer.layer_names)
-        except OSError as e:
-            raise UsageError(f"--export {args.export}: {e.strerror or e}") from None
-        pump = ExportPump(trainer, exporter)
-    recorder = None
-    if args.record:
-        from gradtui.session import Recorder
-        recorder = Recorder(args.record, trainer)
-
-    t0 = last = time.perf_counter()
-    last_steps = 0
-    interrupted = False
-
-    def progress(now: float) -> None:
-        _, g, _ = trainer.ring.last(ACC_WINDOW)
-        acc = g[:, GLOBAL_COL["train_acc"]]
-        acc_s = _fix(float(np.mean(acc[np.isfinite(acc)])), 3) if np.isfinite(acc).any() else "n/a"
-        loss = float(g[-1, GLOBAL_COL["loss"]]) if len(g) else float("nan")
-        rate = (trainer.step_count - last_steps) / max(now - last, 1e-9)
-        print(f"step {trainer.step_count}/{n_steps}  loss {loss:.4g}  acc {acc_s}  "
-              f"{rate:,.0f} steps/s  {trainer.status}", file=err, flush=True)
-
-    def after_chunk(tr) -> None:
-        nonlocal last, last_steps
-        if pump:
-            pump.pump()
-        now = time.perf_counter()
-        if now - last >= 1.0:
-            progress(now)
-            last, last_steps = now, trainer.step_count
-
-    try:
-        with quiet_numerics(), stop_on_signals():
-            if session is not None:
-                from gradtui.session import replay
-                replay(session, trainer, until=n_steps, after_chunk=after_chunk)
-            else:
-                while trainer.step_count < n_steps and not trainer.diverged:
-                    trainer.run_chunk(max_steps=n_steps - trainer.step_count, seconds=0.05)
-                    after_chunk(trainer)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        if pump:
-            pump.pump()
-        if exporter:
-            exporter.close()
-        if recorder:
-            recorder.close()
-    elapsed = time.perf_counter() - t0
-    if interrupted:
-        print(f"interrupted at step {trainer.step_count}", file=err)
-    elif trainer.diverged:
-        steps, _, _ = trainer.ring.last(1)
-        print(f"diverged at step {int(steps[-1]) if len(steps) else trainer.step_count}", file=err)
-    print(f"{trainer.step_count} steps in {elapsed:.1f}s "
-          f"({trainer.step_count / max(elapsed, 1e-9):,.0f} steps/s)", file=err)
-    if exporter:
-        print(f"wrote {exporter.rows} rows to {args.export}", file=err)
-    with quiet_numerics():
-        print(summary(trainer))
-    return 130 if interrupted else 0
+    return run_headless(cfg, args, session, default_steps=DEFAULT_HEADLESS_STEPS)
 
 
 # ----------------------------------------------------------------------------------- main
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    reserve_std_fds()
     if argv and argv[0] == "bench":
         try:
             from gradtui.bench import main as bench_main
@@ -397,6 +262,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_dashboard(cfg, args)
     except (UsageError, PresetError) as e:
         return _fail(str(e))
+    except OutputError as e:  # a write failed while running (disk full, I/O error)
+        return _fail(str(e), 1)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `gradtui --list-presets | head -1`

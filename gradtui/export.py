@@ -5,13 +5,17 @@ nothing here names a statistic twice. Non-finite numbers become ``null`` (JSONL)
 (CSV), so every line is valid JSON.
 
 ``open_exporter(path, layer_names)`` picks the format by suffix; ``.write(steps, glob, layers,
-events_by_step)`` appends rows (as returned by ``StatsRing.since``); ``.close()`` flushes.
-:class:`ExportPump` feeds an exporter from a running :class:`~gradtui.trainer.Trainer`.
+events_by_step, t=..., run=...)`` appends rows (as returned by ``StatsRing.since``) in one write of
+whole lines: a failed write (disk full) cuts the file back to its last complete row and raises
+:class:`~gradtui.outputs.OutputError`. ``.close()`` closes.
+:class:`ExportPump` feeds an exporter from a running :class:`~gradtui.trainer.Trainer`, numbering
+rows with ``t`` (steps since start, never reset) and ``run`` (+1 at every reset / rebuild).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections import defaultdict
@@ -20,7 +24,8 @@ from typing import IO, Mapping, Sequence
 
 import numpy as np
 
-from gradtui.stats import GLOBAL_STATS, LAYER_STATS, STATUS_NAMES
+from gradtui.outputs import LineFile
+from gradtui.stats import GLOBAL_STATS, LAYER_STATS, STATUS_NAMES, Event
 
 SUFFIXES = (".jsonl", ".csv")
 EVENT_SEP = "; "
@@ -45,9 +50,9 @@ def _global_value(name: str, x: float):
 
 
 def record(step: int, glob: np.ndarray, layers: np.ndarray, layer_names: Sequence[str],
-           events: Sequence[str] = ()) -> dict:
-    """One step as a JSON-ready dict (the JSONL schema)."""
-    rec: dict = {"step": int(step)}
+           events: Sequence[str] = (), t: int | None = None, run: int = 0) -> dict:
+    """One step as a JSON-ready dict (the JSONL schema); ``t`` defaults to ``step``."""
+    rec: dict = {"t": int(step if t is None else t), "run": int(run), "step": int(step)}
     for s in GLOBAL_STATS:
         rec[s.name] = _global_value(s.name, glob[s.col])
     rec["events"] = list(events)
@@ -59,38 +64,46 @@ def record(step: int, glob: np.ndarray, layers: np.ndarray, layer_names: Sequenc
 
 
 def csv_header(n_layers: int) -> list[str]:
-    cols = ["step", *(s.name for s in GLOBAL_STATS), "events"]
+    cols = ["t", "run", "step", *(s.name for s in GLOBAL_STATS), "events"]
     for i in range(n_layers):
         cols += [f"layer_{i + 1:02d}_{s.name}" for s in LAYER_STATS]
     return cols
 
 
 class Exporter:
-    def __init__(self, path: Path, layer_names: Sequence[str]):
+    """``file``: an open binary file to write instead of ``path`` (tests)."""
+
+    def __init__(self, path: Path, layer_names: Sequence[str], file: IO[bytes] | None = None):
         self.path = Path(path)
         self.layer_names = tuple(layer_names)
         self.rows = 0
-        self._f: IO[str] = open(self.path, "w", encoding="utf-8", newline="")
+        self._out = LineFile(self.path, file)
+        self._start()
+
+    def _start(self) -> None:
+        """Write what comes before the first row (the CSV header)."""
 
     def write(self, steps: np.ndarray, glob: np.ndarray, layers: np.ndarray,
               events_by_step: Mapping[int, Sequence[str]] | None = None,
-              layer_names: Sequence[str] | None = None) -> None:
-        """Append rows; ``layer_names`` when the network was rebuilt with another depth."""
+              layer_names: Sequence[str] | None = None, *, t: np.ndarray | None = None,
+              run: int = 0) -> None:
+        """Append rows, all or none; ``layer_names`` when the network was rebuilt with another
+        depth; ``t`` (steps since start) per row, default ``steps``; ``run`` the network's number."""
         if layer_names is not None:
             self.layer_names = tuple(layer_names)
         ev = events_by_step or {}
-        for k in range(len(steps)):
-            step = int(steps[k])
-            self._write_row(step, glob[k], layers[k], ev.get(step, ()))
-            self.rows += 1
-        self._f.flush()
+        ts = steps if t is None else t
+        lines = [self._row(int(steps[k]), glob[k], layers[k], ev.get(int(steps[k]), ()), int(ts[k]), run)
+                 for k in range(len(steps))]
+        if lines:
+            self._out.write("".join(lines))
+            self.rows += len(lines)
 
-    def _write_row(self, step, glob, layers, events) -> None:  # pragma: no cover - abstract
+    def _row(self, step, glob, layers, events, t, run) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def close(self) -> None:
-        if not self._f.closed:
-            self._f.close()
+        self._out.close()
 
     def __enter__(self) -> "Exporter":
         return self
@@ -100,35 +113,40 @@ class Exporter:
 
 
 class JsonlExporter(Exporter):
-    def _write_row(self, step, glob, layers, events) -> None:
-        rec = record(step, glob, layers, self.layer_names, events)
-        self._f.write(json.dumps(rec, allow_nan=False, separators=(",", ":")) + "\n")
+    def _row(self, step, glob, layers, events, t, run) -> str:
+        rec = record(step, glob, layers, self.layer_names, events, t, run)
+        return json.dumps(rec, allow_nan=False, separators=(",", ":")) + "\n"
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v) if isinstance(v, float) else str(v)
 
 
 class CsvExporter(Exporter):
-    def __init__(self, path: Path, layer_names: Sequence[str]):
-        super().__init__(path, layer_names)
-        self._w = csv.writer(self._f, lineterminator="\n")
+    def _start(self) -> None:
         header = csv_header(len(self.layer_names))
         self._width = len(header)
-        self._w.writerow(header)
+        self._out.write(self._line(header))
 
-    def _write_row(self, step, glob, layers, events) -> None:
-        def cell(v):
-            if v is None:
-                return ""
-            if isinstance(v, bool):
-                return "true" if v else "false"
-            return repr(v) if isinstance(v, float) else str(v)
+    @staticmethod
+    def _line(cells: list[str]) -> str:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerow(cells)
+        return buf.getvalue()
 
-        row = [str(step), *(cell(_global_value(s.name, glob[s.col])) for s in GLOBAL_STATS),
+    def _row(self, step, glob, layers, events, t, run) -> str:
+        row = [str(t), str(run), str(step), *(_cell(_global_value(s.name, glob[s.col])) for s in GLOBAL_STATS),
                EVENT_SEP.join(events)]
         for i in range(len(self.layer_names)):
-            row += [cell(_num(layers[i, s.col])) for s in LAYER_STATS]
+            row += [_cell(_num(layers[i, s.col])) for s in LAYER_STATS]
         # columns follow the first network; a shallower rebuild leaves the rest empty, a deeper
         # one writes longer rows
         row += [""] * (self._width - len(row))
-        self._w.writerow(row)
+        return self._line(row)
 
 
 def check_suffix(path: str | Path) -> str:
@@ -138,11 +156,12 @@ def check_suffix(path: str | Path) -> str:
     return suffix
 
 
-def open_exporter(path: str | Path, layer_names: Sequence[str]) -> Exporter:
-    """A streaming exporter chosen by the suffix of ``path`` (``.jsonl`` or ``.csv``)."""
+def open_exporter(path: str | Path, layer_names: Sequence[str], file: IO[bytes] | None = None) -> Exporter:
+    """A streaming exporter chosen by the suffix of ``path`` (``.jsonl`` or ``.csv``); ``file``: an
+    open binary file to write to instead of opening ``path``."""
     suffix = check_suffix(path)
     cls = JsonlExporter if suffix == ".jsonl" else CsvExporter
-    return cls(Path(path), layer_names)
+    return cls(Path(path), layer_names, file)
 
 
 class ExportPump:
@@ -151,6 +170,10 @@ class ExportPump:
     Call :meth:`pump` after every chunk (from the thread driving the trainer). An event belongs to
     the first step that ran under it; an event recorded after the last written step (e.g.
     "diverged", which names the step after the failing one) goes on the newest row.
+
+    Rows carry ``t``, the trainer's ``total_steps`` before the step (the session file's ``at``),
+    and ``run``: 0, then +1 whenever the trainer was rebuilt (reset, preset, new network: ``step``
+    restarts at 0). A row counts as taken only once the exporter has written it.
     """
 
     def __init__(self, trainer, exporter: Exporter):
@@ -160,17 +183,20 @@ class ExportPump:
         self._count = trainer.ring.count
         self._events_seen = trainer.n_events
         self._pending: list = []
+        self.run = 0
 
     def pump(self) -> int:
         tr = self.trainer
+        new = min(tr.n_events - self._events_seen, len(tr.events))  # the deque keeps the newest
+        events = list(tr.events)[-new:] if new > 0 else []
+        self._events_seen = tr.n_events
         if tr.ring is not self._ring:  # rebuilt (reset / preset / new network): a fresh ring
             self._ring, self._count = tr.ring, 0
-        new = min(tr.n_events - self._events_seen, len(tr.events))  # the deque keeps the newest
-        if new > 0:
-            self._pending += list(tr.events)[-new:]
-        self._events_seen = tr.n_events
+            self.run += 1
+            events = self._restamp(events)
+        self._pending += events
+        count = self._ring.count
         steps, glob, layers = self._ring.since(self._count)
-        self._count = self._ring.count
         if len(steps) == 0:
             return 0
         first, last = int(steps[0]), int(steps[-1])
@@ -184,5 +210,17 @@ class ExportPump:
             else:
                 by_step[min(max(ev.step, first), last)].append(ev.text)
         self._pending = keep
-        self.exporter.write(steps, glob, layers, by_step, tr.layer_names)
+        t = steps + (tr.total_steps - tr.step_count)  # rows of the current ring: a constant offset
+        self.exporter.write(steps, glob, layers, by_step, tr.layer_names, t=t, run=self.run)
+        self._count = count
         return len(steps)
+
+    def _restamp(self, events: list) -> list:
+        """After a rebuild: events still waiting for a step of the old network, and new ones from
+        before the rebuild (numbered in the old network's steps), took effect at the new network's
+        step 0. The rebuild's own event is the last one at step 0 (commands apply in one batch
+        before a chunk's steps, so nothing after it uses old numbers)."""
+        zeros = [i for i, ev in enumerate(events) if ev.step == 0]
+        cut = zeros[-1] if zeros else 0
+        old, self._pending = self._pending + events[:cut], []
+        return [Event(0, ev.text) for ev in old] + events[cut:]

@@ -10,7 +10,12 @@ File format (JSON Lines, ``gradtui-session/1``)::
 
 ``at`` counts every step the trainer ran since it started (resets included), so it is unambiguous
 even after a reset. The last line is written when the session closes; a file without it replays
-up to its last command (or ``--steps``). Every line is flushed as it is written.
+up to its last command (or ``--steps``). Every line is flushed as it is written; a failed write
+(disk full) stops the recording, cuts the file back to its last complete line, and ``close()``
+raises :class:`~gradtui.outputs.OutputError`.
+
+Loading checks every line and the configuration the session reaches at every command (cross-field
+rules included), so a replay never fails half-way; errors name the file's line.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import IO, Any, Callable
 
 from gradtui import __version__
 from gradtui.config import Config
+from gradtui.outputs import LineFile, OutputError
 from gradtui.trainer import Command, Trainer
 
 FORMAT = "gradtui-session/1"
@@ -48,31 +54,39 @@ def _encode(cmd: Command) -> Any:
 
 
 class Recorder:
-    """Attach to a trainer: ``Recorder(path, trainer)``; ``close()`` writes the end line."""
+    """Attach to a trainer: ``Recorder(path, trainer)``; ``close()`` writes the end line.
+    ``file``: an open binary file to write instead of ``path`` (tests)."""
 
-    def __init__(self, path: str | Path, trainer: Trainer):
+    def __init__(self, path: str | Path, trainer: Trainer, file: IO[bytes] | None = None):
         self.path = Path(path)
         self.trainer = trainer
-        self._f: IO[str] | None = open(self.path, "w", encoding="utf-8")
-        self._write({"format": FORMAT, "gradtui": __version__, "config": _config_dict(trainer.cfg)})
+        self.error: OutputError | None = None  # the first failed write; close() raises it
+        # (commands arrive from the trainer's thread: a failure is kept, never raised there)
+        self._out = LineFile(self.path, file)
+        header = {"format": FORMAT, "gradtui": __version__, "config": _config_dict(trainer.cfg)}
+        self._out.write(json.dumps(header) + "\n")  # a failure here raises OutputError at once
         trainer.on_command = self._record
 
     def _write(self, obj: dict) -> None:
-        assert self._f is not None
-        self._f.write(json.dumps(obj) + "\n")
-        self._f.flush()
+        if self.error is None:
+            try:
+                self._out.write(json.dumps(obj) + "\n")
+            except OutputError as e:  # never raised into the trainer: close() reports it
+                self.error = e
 
     def _record(self, at: int, cmd: Command) -> None:
-        if self._f is not None:
-            self._write({"at": at, "kind": cmd.kind, "value": _encode(cmd)})
+        self._write({"at": at, "kind": cmd.kind, "value": _encode(cmd)})
 
     def close(self) -> None:
-        if self._f is None:
+        """Write the end line and close; raises OutputError when any write failed."""
+        if self._out.closed and self.error is None:
             return
-        self._write({"end": self.trainer.total_steps})
-        self._f.close()
-        self._f = None
         self.trainer.on_command = None
+        self._write({"end": self.trainer.total_steps})
+        error, self.error = self.error, None
+        self._out.close()
+        if error is not None:
+            raise error
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,7 @@ class Session:
     config: Config
     commands: tuple[tuple[int, Command], ...]  # (at, command), in order
     end: int | None
+    version: str | None = None  # the gradtui version that recorded it
 
 
 def _config(data: Any, source: str) -> Config:
@@ -107,61 +122,100 @@ def _decode(kind: str, value: Any, source: str) -> Command:
             return Command(kind, {k: check_value(k, v, source) for k, v in value.items()})
         except PresetError as e:
             raise SessionError(str(e)) from None
-    if kind == "reinit" and not (value is None or isinstance(value, str)):
-        raise SessionError(f"{source}: 'reinit' takes an initialiser name")
-    if kind == "step" and not (isinstance(value, int) and value > 0):
+    if kind == "reinit":
+        if value is None:
+            return Command(kind, None)
+        if not isinstance(value, str):
+            raise SessionError(f"{source}: 'reinit' takes an initialiser name")
+        try:
+            return Command(kind, check_value("init", value, source))
+        except PresetError as e:
+            raise SessionError(str(e)) from None
+    if kind == "step" and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
         raise SessionError(f"{source}: 'step' takes a positive count")
     return Command(kind, value)
 
 
-def load_session(path: str | Path) -> Session:
-    """Read and validate a session file; raises :class:`SessionError` with one line."""
-    p = Path(path)
+def _reached(cfg: Config, cmd: Command, source: str) -> Config:
+    """The configuration after ``cmd``, checked as a whole (the trainer would refuse it mid-run)."""
+    from gradtui.presets import PresetError, check_config
+
+    if cmd.kind == "preset":
+        return cmd.value  # checked by _config
+    if cmd.kind == "reinit" and cmd.value is not None:
+        return cfg.replace(init=cmd.value)
+    if cmd.kind != "set":
+        return cfg
+    new = cfg.replace(**dict(cmd.value))
+    try:
+        check_config(new, source)
+    except PresetError as e:
+        raise SessionError(f"{e} (the configuration this command reaches)") from None
+    return new
+
+
+def _json_lines(p: Path) -> list[tuple[int, dict]]:
+    """(line number, object) of every non-blank line."""
     try:
         lines = p.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as e:
         raise SessionError(f"cannot read session {p}: {getattr(e, 'strerror', None) or e}") from None
-    if not lines:
-        raise SessionError(f"{p}: empty session file")
     records = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise SessionError(f"{p}:{n}: not JSON ({e.msg})") from None
+        except (json.JSONDecodeError, RecursionError, ValueError) as e:
+            raise SessionError(f"{p}:{n}: not JSON ({getattr(e, 'msg', None) or type(e).__name__})") from None
         if not isinstance(obj, dict):
             raise SessionError(f"{p}:{n}: expected a JSON object")
         records.append((n, obj))
+    if not records:
+        raise SessionError(f"{p}: empty session file" + (" (only blank lines)" if lines else ""))
+    return records
+
+
+def load_session(path: str | Path) -> Session:
+    """Read and validate a session file; raises :class:`SessionError` with one line."""
+    p = Path(path)
+    records = _json_lines(p)
     n0, head = records[0]
     if head.get("format") != FORMAT:
         raise SessionError(f"{p}:{n0}: not a gradtui session (expected format {FORMAT!r})")
     cfg = _config(head.get("config"), f"{p}:{n0}")
+    version = head.get("gradtui")
     commands: list[tuple[int, Command]] = []
     end = None
     last_at = 0
+    reached = cfg
     for n, obj in records[1:]:
         if "end" in obj:
             end = obj["end"]
-            if not isinstance(end, int) or end < last_at:
+            if not isinstance(end, int) or isinstance(end, bool) or end < last_at:
                 raise SessionError(f"{p}:{n}: bad end step {end!r}")
             continue
         at, kind = obj.get("at"), obj.get("kind")
-        if not isinstance(at, int) or at < last_at:
+        if not isinstance(at, int) or isinstance(at, bool) or at < last_at:
             raise SessionError(f"{p}:{n}: 'at' must be a step number, not before the previous one")
         if kind not in _ALL_KINDS:
             raise SessionError(f"{p}:{n}: unknown command kind {kind!r}")
-        commands.append((at, _decode(kind, obj.get("value"), f"{p}:{n}")))
+        cmd = _decode(kind, obj.get("value"), f"{p}:{n}")
+        reached = _reached(reached, cmd, f"{p}:{n}")
+        commands.append((at, cmd))
         last_at = at
-    return Session(cfg, tuple(commands), end)
+    return Session(cfg, tuple(commands), end, version if isinstance(version, str) else None)
 
 
 def replay(session: Session, trainer: Trainer, until: int | None = None,
-           after_chunk: Callable[[Trainer], None] | None = None, chunk: int = 2048) -> Trainer:
+           after_chunk: Callable[[Trainer], None] | None = None, chunk: int = 2048,
+           seconds: float | None = None, should_stop: Callable[[], bool] | None = None) -> Trainer:
     """Drive ``trainer`` (built from ``session.config``) through the recorded commands, each at
     its recorded step, up to ``until`` total steps (default: the session's end). Pause, resume
-    and single steps are ignored: they changed when steps ran, not what they computed."""
+    and single steps are ignored: they changed when steps ran, not what they computed.
+
+    Chunks hold at most ``chunk`` steps (and about ``seconds`` of work when given; the results do
+    not depend on chunking); ``should_stop`` is asked between chunks."""
     stop = until if until is not None else (session.end if session.end is not None else
                                             (session.commands[-1][0] if session.commands else 0))
     pending = [(at, c) for at, c in session.commands if c.kind in _NUMERIC_KINDS]
@@ -170,10 +224,11 @@ def replay(session: Session, trainer: Trainer, until: int | None = None,
         while i < len(pending) and pending[i][0] <= trainer.total_steps:
             trainer.apply(pending[i][1])
             i += 1
-        if trainer.total_steps >= stop:
+        if trainer.total_steps >= stop or (should_stop is not None and should_stop()):
             break
         target = min(stop, pending[i][0]) if i < len(pending) else stop
-        ran = trainer.run_steps(min(chunk, target - trainer.total_steps))
+        n = min(chunk, target - trainer.total_steps)
+        ran = trainer.run_steps(n if seconds is None else min(n, trainer.chunk_size(seconds)))
         if after_chunk is not None:
             after_chunk(trainer)
         if ran == 0:  # diverged: only a later command (at this same step) could revive it

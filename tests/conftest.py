@@ -31,3 +31,32 @@ def write_preset(tmp_path):
         return p
 
     return _write
+
+
+class _FullFile(__import__("io").BytesIO):
+    """A binary file on a disk that fills up after ``room`` bytes: a short write, then ENOSPC.
+    ``final`` holds the content when the writer closes it."""
+
+    def __init__(self, room: int):
+        super().__init__()
+        self.room = room
+        self.final = b""
+
+    def write(self, b):
+        import errno
+
+        left = self.room - self.tell()
+        if left <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return super().write(bytes(b[:left]))
+
+    def close(self):
+        if not self.closed:
+            self.final = self.getvalue()
+        super().close()
+
+
+@pytest.fixture
+def full_file():
+    """full_file(room) -> a file object whose disk fills after ``room`` bytes."""
+    return _FullFile

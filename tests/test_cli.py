@@ -111,7 +111,7 @@ def test_headless_csv_export(capsys, tmp_path):
     rc, _, err = run(["--preset", "relu-he", "--headless", "--steps", "30", "--export", str(path)], capsys)
     assert rc == 0, err
     lines = path.read_text().splitlines()
-    assert len(lines) == 31 and lines[0].startswith("step,loss,train_acc,test_acc")
+    assert len(lines) == 31 and lines[0].startswith("t,run,step,loss,train_acc,test_acc")
 
 
 def test_exploding_diverges_exit_0_without_warnings(capsys, tmp_path):

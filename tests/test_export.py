@@ -13,7 +13,7 @@ from gradtui.stats import GLOBAL_STATS, LAYER_STATS
 from gradtui.trainer import Command, Trainer
 
 SMALL = Config(depth=2, width=8, n_samples=200, batch_size=16, eval_every=5, lr=0.05)
-GLOBAL_KEYS = ["step", *(s.name for s in GLOBAL_STATS), "events", "layers"]
+GLOBAL_KEYS = ["t", "run", "step", *(s.name for s in GLOBAL_STATS), "events", "layers"]
 LAYER_KEYS = ["name", *(s.name for s in LAYER_STATS)]
 
 
@@ -65,12 +65,12 @@ def test_csv_header_and_rows(tmp_path):
     header = rows[0]
     n = len(tr.layer_names)
     assert header == csv_header(n)
-    assert header[:10] == ["step", "loss", "train_acc", "test_acc", "test_loss", "lr", "grad_norm",
-                           "clipped", "status", "events"]
+    assert header[:12] == ["t", "run", "step", "loss", "train_acc", "test_acc", "test_loss", "lr",
+                           "grad_norm", "clipped", "status", "events"]
     assert f"layer_{n:02d}_dead" == header[-1] and "layer_01_grad_norm" in header
-    assert len(header) == 10 + n * len(LAYER_STATS)
+    assert len(header) == 12 + n * len(LAYER_STATS)
     assert len(rows) == 21 and all(len(r) == len(header) for r in rows)
-    assert rows[13][0] == "12" and "lr=0.02" in rows[13][header.index("events")]
+    assert rows[13][:3] == ["12", "0", "12"] and "lr=0.02" in rows[13][header.index("events")]
     assert rows[1][header.index("test_acc")] == ""
 
 
@@ -114,3 +114,84 @@ def test_unknown_suffix(tmp_path, name):
     with pytest.raises(ExportError, match="use .jsonl or .csv"):
         open_exporter(tmp_path / name, ("out",))
     assert not (tmp_path / name).exists()
+
+
+# ------------------------------------------------------------------ t and run across resets
+def test_t_is_monotone_and_run_counts_resets(tmp_path, quiet):
+    """After a reset or a rebuild ``step`` restarts at 0; ``t`` keeps counting and ``run`` goes up."""
+    path = tmp_path / "r.jsonl"
+    tr = Trainer(SMALL)
+    ex = open_exporter(path, tr.layer_names)
+    pump = ExportPump(tr, ex)
+    script = [(15, Command("reset")), (40, Command("set", {"depth": 3})), (52, None)]
+    for until, cmd in script:
+        while tr.total_steps < until:
+            tr.run_chunk(max_steps=until - tr.total_steps)
+            pump.pump()
+        if cmd:
+            tr.submit(cmd)
+    ex.close()
+    recs = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [r["t"] for r in recs] == list(range(52))  # strictly increasing, one per step run
+    assert [r["run"] for r in recs] == [0] * 15 + [1] * 25 + [2] * 12
+    assert [r["step"] for r in recs] == [*range(15), *range(25), *range(12)]
+    assert len(recs[-1]["layers"]) == 4 and len(recs[0]["layers"]) == 3
+
+
+# ------------------------------------------------------------------ write errors
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+@pytest.mark.parametrize("room", [0, 1, 700, 5000, 12345])
+def test_disk_full_cuts_back_to_the_last_complete_row(suffix, room, full_file):
+    """A write that fails half-way leaves only complete rows (valid JSON / full CSV rows), the
+    exporter's row count says how many, and nothing more is written after the failure."""
+    from gradtui.outputs import OutputError
+
+    tr = Trainer(SMALL)
+    f = full_file(room)
+    ex = None
+    with pytest.raises(OutputError, match="No space left on device") as e:
+        ex = open_exporter("run" + suffix, tr.layer_names, file=f)  # the CSV header may not fit
+        pump = ExportPump(tr, ex)
+        for _ in range(40):
+            tr.run_steps(3)
+            pump.pump()
+    assert "\n" not in str(e.value)
+    data = f.final  # the exporter closed the file after cutting it
+    assert len(data) <= room and (data == b"" or data.endswith(b"\n"))
+    lines = data.decode().splitlines()
+    if suffix == ".jsonl":
+        assert [json.loads(line)["t"] for line in lines] == list(range(len(lines)))
+        kept = len(lines)
+    else:
+        rows = list(csv.reader(lines))
+        assert all(len(r) == len(rows[0]) for r in rows)
+        kept = max(0, len(rows) - 1)
+    if ex is not None:
+        assert ex.rows == kept
+        with pytest.raises(OutputError):  # failed for good: no half row after the cut
+            ex.write(*tr.ring.last(1))
+
+
+def test_commands_just_before_a_reset_are_marked_on_the_new_networks_first_row(tmp_path):
+    """lr changed, then reset, before any step ran: both events go on run 1's step 0, not on a row
+    that happens to have the old network's step number."""
+    path = tmp_path / "e.jsonl"
+    tr = Trainer(SMALL)
+    ex = open_exporter(path, tr.layer_names)
+    pump = ExportPump(tr, ex)
+    tr.run_steps(12)
+    pump.pump()
+    tr.submit(Command("set", {"lr": 0.02}))
+    tr.run_chunk(max_steps=0)  # applies it; no step runs
+    pump.pump()
+    tr.submit(Command("reset"))
+    tr.submit(Command("set", {"momentum": 0.5}))
+    for _ in range(4):
+        tr.run_chunk(max_steps=5)
+        pump.pump()
+    ex.close()
+    recs = [json.loads(line) for line in path.read_text().splitlines()]
+    marked = {(r["run"], r["step"]): r["events"] for r in recs if r["events"]}
+    assert list(marked) == [(1, 0)]
+    texts = marked[(1, 0)]
+    assert "lr=0.02" in texts[0] and texts[1].startswith("reset") and "momentum=0.5" in texts[2]

@@ -130,3 +130,149 @@ def test_cli_session_errors_are_one_line(tmp_path, capsys, monkeypatch, argv, fr
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert fragment in err and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------ load-time validation
+HEAD = '{"format": "gradtui-session/1", "gradtui": "%s", "config": {"n_samples": 200, "batch_size": 32}}\n'
+
+
+def head(version=None):
+    from gradtui import __version__
+    return HEAD % (version or __version__)
+
+
+@pytest.mark.parametrize("body, line, fragment", [
+    # a cross-field rule broken by a later set: 200 points * 0.8 = 160 training points
+    ('{"at": 5, "kind": "set", "value": {"lr": 0.1}}\n{"at": 9, "kind": "set", "value": {"batch_size": 500}}\n',
+     3, "training points"),
+    # broken by shrinking the data set under the current batch
+    ('{"at": 5, "kind": "set", "value": {"batch_size": 150}}\n\n'
+     '{"at": 7, "kind": "set", "value": {"n_samples": 100}}\n', 4, "training points"),
+    ('{"at": 5, "kind": "reinit", "value": "he_nromal"}\n', 2, "did you mean 'he_normal'"),
+    ('{"at": 5, "kind": "reinit", "value": 3}\n', 2, "initialiser name"),
+    ('{"at": 5, "kind": "step", "value": true}\n', 2, "positive count"),
+])
+def test_commands_are_checked_against_the_config_they_reach(tmp_path, body, line, fragment):
+    path = tmp_path / "s.jsonl"
+    path.write_text(head() + body)
+    with pytest.raises(SessionError) as e:
+        load_session(path)
+    msg = str(e.value)
+    assert f"{path}:{line}:" in msg and fragment in msg and "\n" not in msg
+
+
+def test_a_valid_sequence_that_passes_through_a_preset_loads(tmp_path):
+    """batch 150 is fine after a preset with 1000 points, and the reinit name is kept."""
+    path = tmp_path / "s.jsonl"
+    preset = json.dumps({"n_samples": 1000, "batch_size": 32})
+    path.write_text(head() + f'{{"at": 3, "kind": "preset", "value": {preset}}}\n'
+                    '{"at": 4, "kind": "set", "value": {"batch_size": 150}}\n'
+                    '{"at": 4, "kind": "reinit", "value": "orthogonal"}\n{"end": 10}\n')
+    s = load_session(path)
+    assert [c.kind for _, c in s.commands] == ["preset", "set", "reinit"] and s.end == 10
+
+
+@pytest.mark.parametrize("content", ["\n", "\n\n   \n\t\n", "  "])
+def test_blank_session_file_is_one_line(tmp_path, content, capsys):
+    from gradtui.cli import main
+
+    path = tmp_path / "blank.jsonl"
+    path.write_text(content)
+    with pytest.raises(SessionError, match="empty session file"):
+        load_session(path)
+    out = tmp_path / "o.jsonl"
+    assert main(["--headless", "--replay", str(path), "--export", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gradtui: error:") and err.count("\n") == 1 and not out.exists()
+
+
+def test_cli_refuses_a_session_that_would_fail_mid_replay(tmp_path, capsys):
+    from gradtui.cli import main
+
+    path = tmp_path / "s.jsonl"
+    path.write_text(head() + '{"at": 50, "kind": "set", "value": {"batch_size": 500}}\n{"end": 100}\n')
+    out = tmp_path / "o.jsonl"
+    assert main(["--headless", "--replay", str(path), "--export", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2:" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+# ------------------------------------------------------------------ versions
+@pytest.mark.parametrize("version, warned", [("0.0.1-other", True), (None, False)])
+def test_replay_warns_once_when_another_version_recorded_it(tmp_path, capsys, version, warned):
+    from gradtui.cli import main
+
+    path = tmp_path / "s.jsonl"
+    path.write_text(head(version) + '{"end": 20}\n')
+    assert main(["--headless", "--replay", str(path)]) == 0
+    err = capsys.readouterr().err
+    lines = [x for x in err.splitlines() if "0.0.1-other" in x]
+    assert len(lines) == (1 if warned else 0)
+    if warned:
+        assert lines[0].startswith("gradtui: warning:")
+    assert load_session(path).version == (version or __import__("gradtui").__version__)
+
+
+# ------------------------------------------------------------------ counting across resets
+def test_cli_replay_with_resets_counts_every_step(tmp_path, capsys):
+    """The export numbers rows by t (monotone) and run (0, 1, ...); the summary counts all steps."""
+    from gradtui.cli import main
+
+    path = tmp_path / "s.jsonl"
+    live = live_run(path)
+    out = tmp_path / "replayed.jsonl"
+    assert main(["--headless", "--replay", str(path), "--export", str(out)]) == 0
+    stdout, err = capsys.readouterr()
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["t"] for r in rows] == list(range(live.total_steps))
+    runs = [r["run"] for r in rows]
+    assert runs[0] == 0 and all(b - a in (0, 1) for a, b in zip(runs, runs[1:]))
+    assert runs[-1] >= 2  # a reset, a rebuild (depth 3 preset) at least
+    for a, b in zip(rows, rows[1:]):  # step restarts at 0 exactly where run goes up
+        assert (b["run"] == a["run"] + 1 and b["step"] == 0) or (b["run"] == a["run"] and b["step"] == a["step"] + 1)
+    assert live.step_count < live.total_steps
+    assert f"steps: {live.total_steps} " in stdout
+    assert f"{live.total_steps} steps in" in err and f"wrote {live.total_steps} rows" in err
+
+
+def test_progress_counts_all_steps_and_never_goes_negative(capsys, quiet):
+    from gradtui.headless import Progress
+
+    tr = Trainer(CFG)
+    p = Progress(tr, 300, every=0.0)
+    seen = []
+    for i in range(6):
+        if i in (2, 4):
+            tr.apply(Command("reset"))
+        tr.run_steps(50)
+        p.tick()
+        seen.append(tr.total_steps)
+    lines = capsys.readouterr().err.splitlines()
+    assert [int(x.split()[1].split("/")[0]) for x in lines] == seen == [50, 100, 150, 200, 250, 300]
+    assert all(float(x.split("steps/s")[0].split()[-1].replace(",", "")) >= 0 for x in lines)
+
+
+@pytest.mark.parametrize("room", [1, 2000, 2600])
+def test_recorder_on_a_full_disk_keeps_complete_lines(room, full_file, quiet):
+    """The header fails at once; a later failure stops recording quietly (the trainer's thread
+    never sees it) and close() reports it; the file keeps only complete JSON lines."""
+    from gradtui.outputs import OutputError
+
+    tr = Trainer(CFG)
+    f = full_file(room)
+    if room == 1:
+        with pytest.raises(OutputError, match="No space left"):
+            Recorder("s.jsonl", tr, file=f)
+        assert f.final == b""
+        return
+    rec = Recorder("s.jsonl", tr, file=f)
+    for i in range(40):
+        tr.apply(Command("set", {"lr": 0.01 * (1 + i % 3)}))  # never raises
+        tr.run_steps(5)
+    with pytest.raises(OutputError, match="No space left"):
+        rec.close()
+    data = f.final
+    assert data.endswith(b"\n") and len(data) <= room
+    lines = [json.loads(x) for x in data.decode().splitlines()]
+    assert lines[0]["format"] == "gradtui-session/1" and all("at" in x for x in lines[1:])

@@ -1,0 +1,213 @@
+"""The headless mode: train (or replay a session) without the UI, with progress on stderr, the
+export and the recorder wired in, and a summary on stdout.
+
+Counts are ``Trainer.total_steps`` (every step run, resets included), so progress, the summary and
+the export's row count agree. SIGTERM, SIGHUP and SIGINT only set a flag that the loop reads
+between chunks: every step run is exported before the summary is printed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+from typing import Iterator
+
+import numpy as np
+
+from gradtui import __version__
+from gradtui.outputs import OutputError, emit, note
+
+ACC_WINDOW = 100  # train accuracy is the mean over this many last steps
+CHUNK_SECONDS = 0.05  # work per kernel call: the stop flag is read this often
+STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
+
+
+def _sci(x: float) -> str:
+    return "-" if not math.isfinite(x) else f"{x:.2e}"
+
+
+def _pct(x: float) -> str:
+    return "-" if not math.isfinite(x) else f"{100 * x:.1f}%"
+
+
+def _fix(x: float, digits: int = 4) -> str:
+    return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
+
+
+def _last_finite(col: np.ndarray) -> float:
+    ok = np.isfinite(col)
+    return float(col[ok][-1]) if ok.any() else float("nan")
+
+
+def summary(trainer) -> str:
+    """The per-layer table and final figures printed after a headless run."""
+    from gradtui.stats import GLOBAL_COL, LAYER_COL, STATUS_NAMES
+
+    steps, glob, layers = trainer.ring.last(max(ACC_WINDOW, trainer.cfg.eval_every + 1))
+    ok = np.flatnonzero(glob[:, GLOBAL_COL["status"]] == 0)
+    lines = []
+    if len(ok):
+        k = ok[-1]
+        lines.append(f"per-layer statistics at step {int(steps[k])} (input side first):")
+        hdr = f"{'layer':<6} {'grad_norm':>10} {'update_ratio':>12} {'saturated':>9} {'dead':>7}"
+        lines += [hdr, "-" * len(hdr)]
+        for i, name in enumerate(trainer.layer_names):
+            row = layers[k, i]
+            lines.append(f"{name:<6} {_sci(row[LAYER_COL['grad_norm']]):>10} "
+                         f"{_sci(row[LAYER_COL['update_ratio']]):>12} "
+                         f"{_pct(row[LAYER_COL['saturated']]):>9} {_pct(row[LAYER_COL['dead']]):>7}")
+        loss = float(glob[k, GLOBAL_COL["loss"]])
+    else:
+        loss = float("nan")
+        lines.append("no finite step to summarise")
+    recent = glob[-ACC_WINDOW:]
+    acc = recent[:, GLOBAL_COL["train_acc"]]
+    acc = float(np.mean(acc[np.isfinite(acc)])) if np.isfinite(acc).any() else float("nan")
+    test = _last_finite(glob[:, GLOBAL_COL["test_acc"]])
+    tloss = _last_finite(glob[:, GLOBAL_COL["test_loss"]])
+    status = STATUS_NAMES.get(int(glob[-1, GLOBAL_COL["status"]]), "?") if len(glob) else "ok"
+    since = "" if trainer.step_count == trainer.total_steps else \
+        f" ({trainer.step_count} since the last reset/rebuild)"
+    lines.append(f"steps: {trainer.total_steps}{since}  status: {status}")
+    lines.append(f"final loss: {_fix(loss, 6) if abs(loss) < 1e6 else _sci(loss)}")
+    lines.append(f"train acc (mean of last {min(ACC_WINDOW, len(recent))} steps): {_fix(acc)}")
+    lines.append(f"last test acc: {_fix(test)}  (test loss {_fix(tloss)})")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM, SIGHUP (a closed SSH session) and SIGINT set the yielded event, nothing more: the
+    loop stops between chunks, so no write is cut in half and every step run is exported."""
+    stop = threading.Event()
+
+    def handler(signum, frame):
+        stop.set()
+
+    old = {}
+    for name in STOP_SIGNALS:
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            with contextlib.suppress(ValueError, OSError):  # not the main thread / unsupported
+                old[sig] = signal.signal(sig, handler)
+    try:
+        yield stop
+    finally:
+        for sig, h in old.items():
+            signal.signal(sig, h)
+
+
+class Progress:
+    """About one line a second on stderr: total steps, loss, recent accuracy, steps/s, state."""
+
+    def __init__(self, trainer, n_steps: int, every: float = 1.0):
+        self.trainer, self.n_steps, self.every = trainer, n_steps, every
+        self.last_t, self.last_n = time.perf_counter(), trainer.total_steps
+
+    def tick(self) -> None:
+        now = time.perf_counter()
+        if now - self.last_t < self.every:
+            return
+        from gradtui.stats import GLOBAL_COL
+
+        tr = self.trainer
+        _, g, _ = tr.ring.last(ACC_WINDOW)
+        acc = g[:, GLOBAL_COL["train_acc"]]
+        acc_s = _fix(float(np.mean(acc[np.isfinite(acc)])), 3) if np.isfinite(acc).any() else "n/a"
+        loss = float(g[-1, GLOBAL_COL["loss"]]) if len(g) else float("nan")
+        rate = (tr.total_steps - self.last_n) / max(now - self.last_t, 1e-9)
+        note(f"step {tr.total_steps}/{self.n_steps}  loss {loss:.4g}  acc {acc_s}  "
+             f"{rate:,.0f} steps/s  {tr.status}")
+        self.last_t, self.last_n = now, tr.total_steps
+
+
+def _open_outputs(trainer, args, stack: contextlib.ExitStack):
+    """The export pump and the recorder (None when not asked for), closed by ``stack``."""
+    from gradtui.cli import UsageError
+
+    pump = recorder = None
+    if args.export:
+        from gradtui.export import ExportPump, open_exporter
+        try:
+            exporter = open_exporter(args.export, trainer.layer_names)
+        except OutputError as e:  # before any step: bad input, exit 2
+            raise UsageError(f"--export {e}") from None
+        stack.callback(exporter.close)
+        pump = ExportPump(trainer, exporter)
+        stack.callback(pump.pump)  # runs first: the last rows, then close
+    if args.record:
+        from gradtui.session import Recorder
+        try:
+            recorder = Recorder(args.record, trainer)
+        except OutputError as e:
+            raise UsageError(f"--record {e}") from None
+        stack.callback(recorder.close)
+    return pump, recorder
+
+
+def _steps_to_run(args, session, default: int) -> int:
+    if session is None:
+        return args.steps or default
+    n = args.steps or session.end or (session.commands[-1][0] if session.commands else 0)
+    return n or default
+
+
+def run_headless(cfg, args, session=None, default_steps: int = 1000) -> int:
+    """``--headless`` (optionally ``--replay``, ``--export``, ``--record``). Returns the exit code."""
+    from gradtui.cli import UsageError, quiet_numerics
+    from gradtui.trainer import Trainer
+
+    if session is not None and session.version and session.version != __version__:
+        note(f"gradtui: warning: the session was recorded by gradtui {session.version}; this is "
+             f"{__version__}, so the replay may differ")
+    n_steps = _steps_to_run(args, session, default_steps)
+    try:
+        trainer = Trainer(cfg)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    note("compiling kernels...")
+    note(f"kernels ready in {trainer.warm_up():.1f}s")
+    progress = Progress(trainer, n_steps)
+    t0 = time.perf_counter()
+    with stop_on_signals() as stop, contextlib.ExitStack() as stack:
+        pump, recorder = _open_outputs(trainer, args, stack)
+
+        def after_chunk(tr) -> None:
+            if pump:
+                pump.pump()
+            if recorder and recorder.error:  # stop now, not at the end of a long run
+                raise recorder.error
+            progress.tick()
+
+        with quiet_numerics():
+            if session is not None:
+                from gradtui.session import replay
+                replay(session, trainer, until=n_steps, after_chunk=after_chunk,
+                       seconds=CHUNK_SECONDS, should_stop=stop.is_set)
+            else:
+                while trainer.total_steps < n_steps and not trainer.diverged and not stop.is_set():
+                    trainer.run_chunk(max_steps=n_steps - trainer.total_steps, seconds=CHUNK_SECONDS)
+                    after_chunk(trainer)
+        interrupted = stop.is_set()
+    return _finish(trainer, args, pump, interrupted, time.perf_counter() - t0)
+
+
+def _finish(trainer, args, pump, interrupted: bool, elapsed: float) -> int:
+    from gradtui.cli import quiet_numerics
+
+    if interrupted:
+        note(f"interrupted at step {trainer.total_steps}")
+    elif trainer.diverged:
+        steps, _, _ = trainer.ring.last(1)
+        note(f"diverged at step {int(steps[-1]) if len(steps) else trainer.step_count}")
+    note(f"{trainer.total_steps} steps in {elapsed:.1f}s "
+         f"({trainer.total_steps / max(elapsed, 1e-9):,.0f} steps/s)")
+    if pump:
+        note(f"wrote {pump.exporter.rows} rows to {args.export}")
+    with quiet_numerics():
+        emit(summary(trainer))
+    return 130 if interrupted else 0
+
