@@ -15,6 +15,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -184,9 +185,15 @@ class GradApp(App[int]):
         finally:
             self.trainer_done.set()
 
+    def exit(self, result: int | None = None, return_code: int = 0, message=None) -> None:
+        self._stop.set()  # the trainer stops now, not once the widgets are gone
+        super().exit(result, return_code, message)
+
     def on_unmount(self) -> None:
         self._stop.set()
 
+    # Messages from the trainer thread may still be queued while the app shuts down (the main
+    # screen's widgets already removed): the handlers below must not assume the widgets exist.
     def on_snapshot_message(self, msg: SnapshotMessage) -> None:
         if msg.snap.commands_taken >= self.submitted:
             self.intent = msg.snap.config
@@ -195,16 +202,21 @@ class GradApp(App[int]):
     def on_trainer_failed(self, msg: TrainerFailed) -> None:
         self.error, self.error_tb = msg.error, msg.tb
         self.log.error(msg.tb)
-        bar = self.query_one(StatusBar)
+        try:
+            bar = self.query_one(StatusBar)
+        except NoMatches:  # shutting down: the error is printed on exit (run_app)
+            return
         bar.error = msg.error
         bar.show(self.snap)
         self.notify(msg.error, title="trainer crashed", severity="error", timeout=30)
 
     def _show(self, snap: Snapshot) -> None:
         self.snap = snap
-        self.query_one(StatusBar).show(snap)
-        for w in (self.query_one(GradRows), self.query_one(DepthProfile), self.query_one(LossPlot),
-                  self.query_one(BoundaryMap)):
+        try:
+            views = [self.query_one(t) for t in (StatusBar, GradRows, DepthProfile, LossPlot, BoundaryMap)]
+        except NoMatches:  # shutting down: nothing left to show it on
+            return
+        for w in views:
             w.show(snap)
 
     # ------------------------------------------------------------------ commands
