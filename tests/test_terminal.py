@@ -85,3 +85,59 @@ def test_dashboard_ends_cleanly(tmp_path, sig):
     lines = [json.loads(x) for x in rec.read_text().splitlines()]
     assert lines[0]["format"] == "gradtui-session/1"
     assert "end" in lines[-1] and lines[-1]["end"] > 0
+
+
+# ------------------------------------------------------------------ a real hang-up
+# SSH drop, window closed, ``tmux kill-session``: the pty's master side is closed, the kernel sends
+# SIGHUP + SIGCONT to the session leader and every later write to the terminal fails with EIO.
+# ``os.kill(pid, SIGHUP)`` with the pty still open (above) does not reproduce that. Before the fix
+# the dashboard hung in 2-4 of 10 tries (main thread blocked in Textual's driver waiting on a
+# writer thread that died on EIO), so the test repeats the hang-up ROUNDS times.
+ROUNDS = 20
+EXIT_BOUND = 15.0  # seconds from hang-up to exit; generous (the watchdog acts after a few)
+
+
+def wait_pid(pid: int, timeout: float) -> int | None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.05)
+    return None
+
+
+def hang_up(rec, delay: float) -> str | None:
+    """Start the dashboard, close the terminal ``delay`` s after it shows RUNNING. Returns what
+    went wrong, or None."""
+    pid, fd = spawn(["--preset", "deep-sigmoid", "--record", str(rec)])
+    buf, code, closed = bytearray(), None, False
+    try:
+        if not read_until(fd, b"RUNNING", 120, buf):
+            return "never showed RUNNING"
+        read_until(fd, b"\x00never", delay, buf)  # keep draining: the child never blocks on output
+        os.close(fd)  # the terminal goes away for real: SIGHUP + SIGCONT, then EIO on every write
+        closed = True
+        code = wait_pid(pid, EXIT_BOUND)
+    finally:
+        if code is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        if not closed:
+            os.close(fd)
+    if code is None:
+        return f"still running {EXIT_BOUND:.0f} s after the hang-up"
+    lines = rec.read_text().splitlines()
+    if not lines or "end" not in json.loads(lines[-1]):
+        return f"exit {code}, the record has no end line: {lines[-1:]}"
+    return None
+
+
+def test_real_hangup_always_exits_and_completes_the_record(tmp_path):
+    problems = []
+    for i in range(ROUNDS):
+        delay = (0.37 * i) % 1.5  # hang up at different moments after the first frame
+        problem = hang_up(tmp_path / f"s{i}.jsonl", delay)
+        if problem:
+            problems.append(f"try {i} (hang-up {delay:.2f} s after RUNNING): {problem}")
+    assert not problems, f"{len(problems)} of {ROUNDS} hang-ups went wrong:\n" + "\n".join(problems)
