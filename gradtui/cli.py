@@ -296,6 +296,8 @@ def cmd_headless(cfg, args, session=None) -> int:
     print("compiling kernels...", file=err, flush=True)
     compile_s = trainer.warm_up()
     print(f"kernels ready in {compile_s:.1f}s", file=err, flush=True)
+    if trainer.slow_step_note():  # q / Ctrl+C act between steps: say when those are long
+        print(trainer.slow_step_note(), file=err, flush=True)
 
     exporter = pump = None
     if args.export:
