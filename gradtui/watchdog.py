@@ -16,7 +16,8 @@ So, while the dashboard runs:
 - that thread also notices by itself that the terminal is gone (it checks every ``poll_s``); then
   it stops the trainer, closes the files (the record's ``end`` line), asks the app to exit and, if
   the process is still alive ``grace_s`` seconds later, ends it with ``os._exit``: a driver stuck
-  on a dead terminal cannot keep the process alive;
+  on a dead terminal cannot keep the process alive. (A terminal still alive gets ``alive_s`` more
+  for a slow but normal shutdown, and is put back into its normal mode before a forced exit.)
 - SIGCONT reaches Textual's handler only while the terminal is alive.
 """
 
@@ -27,6 +28,7 @@ import os
 import select
 import signal
 import sys
+import termios
 import threading
 from typing import Callable, Sequence
 
@@ -34,16 +36,17 @@ from typing import Callable, Sequence
 class Watchdog:
     def __init__(self, *, stop: Callable[[], None], stopped: threading.Event, close: Callable[[], None],
                  request_exit: Callable[[], None], fds: Sequence[int] = (), join_s: float = 2.0,
-                 grace_s: float = 3.0, poll_s: float = 0.5) -> None:
+                 grace_s: float = 3.0, alive_s: float = 7.0, poll_s: float = 0.5) -> None:
         self.stop, self.stopped, self.close, self.request_exit = stop, stopped, close, request_exit
         self.fds = tuple(fds)  # the terminal: when none of them is a tty any more, it is gone
-        self.join_s, self.grace_s, self.poll_s = join_s, grace_s, poll_s
+        self.join_s, self.grace_s, self.alive_s, self.poll_s = join_s, grace_s, alive_s, poll_s
         self.fired = threading.Event()  # a hang-up, SIGTERM or a lost terminal: shut down
         self.exit_code = 0  # what os._exit uses if it has to
         self._done = threading.Event()  # the process finished normally: stop watching
         self._old: dict[int, object] = {}
         self._wake_r, self._wake_w = os.pipe()
         self._old_wakeup = -1
+        self._tty_mode: list | None = None  # the terminal's mode before the dashboard started
         self._thread = threading.Thread(target=self._run, daemon=True, name="gradtui-watchdog")
 
     # ------------------------------------------------------------------ signals (main thread)
@@ -51,6 +54,8 @@ class Watchdog:
         """Take SIGHUP and SIGTERM and start watching. Call from the main thread."""
         for fd in (self._wake_r, self._wake_w):
             os.set_blocking(fd, False)
+        with contextlib.suppress(termios.error, IndexError, OSError):
+            self._tty_mode = termios.tcgetattr(self.fds[0])
         with contextlib.suppress(ValueError, OSError):  # not the main thread / unsupported
             self._old_wakeup = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         for sig in _QUIT_SIGNALS:
@@ -124,9 +129,26 @@ class Watchdog:
             except Exception:  # noqa: BLE001 - nothing may keep this thread from the exit below
                 pass
         threading.Event().wait(self.grace_s)
+        if self.terminal_alive():  # slow (a busy machine) rather than stuck on a dead terminal?
+            threading.Event().wait(self.alive_s)
+            self._restore_terminal()
         os._exit(self.exit_code)  # still here: the normal shutdown is stuck (e.g. on a dead tty)
 
+    def _restore_terminal(self) -> None:
+        """Best effort, never blocking: the terminal's mode back, main screen, cursor, no mouse."""
+        if self._tty_mode is None:
+            return
+        with contextlib.suppress(termios.error, OSError):
+            termios.tcsetattr(self.fds[0], termios.TCSANOW, self._tty_mode)
+        with contextlib.suppress(OSError):
+            fd = self.fds[-1]
+            os.set_blocking(fd, False)
+            os.write(fd, _LEAVE_APP_MODE)
 
+
+# mouse reports, bracketed paste, focus reports and the kitty keyboard protocol off; main screen;
+# cursor shown (what Textual's driver undoes on a normal exit)
+_LEAVE_APP_MODE = b"\x1b[?1000l\x1b[?1003l\x1b[?1015l\x1b[?1006l\x1b[?2004l\x1b[?1004l\x1b[<u\x1b[?1049l\x1b[?25h"
 _QUIT_SIGNALS = tuple(getattr(signal, n) for n in ("SIGHUP", "SIGTERM") if hasattr(signal, n))
 
 
@@ -147,5 +169,5 @@ def no_terminal() -> str:
             fd = -1
         if not _isatty(fd):
             return (f"the dashboard needs a terminal and {name} is not one: use --headless to train "
-                "without it (progress on stderr, summary on stdout) or --screenshot FILE.svg for a picture")
+                    "without it (progress on stderr, summary on stdout) or --screenshot FILE.svg for a picture")
     return ""

@@ -22,7 +22,7 @@ ENV = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH
 # A process whose main thread blocks for good on a lock, like Textual's main thread waiting on a
 # writer thread that died on EIO; the watchdog is all that can end it.
 STUCK = r"""
-import os, signal, sys, threading
+import os, signal, sys, threading, tty
 from gradtui.watchdog import Watchdog
 
 out, fds = sys.argv[1], [int(x) for x in sys.argv[2:]]
@@ -30,8 +30,10 @@ stopped = threading.Event()
 # stands for Textual's handler, which restarts the driver on the terminal
 signal.signal(signal.SIGCONT, lambda *a: open(out + ".resumed", "a").write("x"))
 wd = Watchdog(stop=stopped.set, stopped=stopped, close=lambda: open(out, "w").write("closed"),
-              request_exit=lambda: None, fds=fds, grace_s=0.3, poll_s=0.1)
+              request_exit=lambda: None, fds=fds, grace_s=0.3, alive_s=0.3, poll_s=0.1)
 wd.install()
+if fds:
+    tty.setraw(fds[0])  # as Textual's driver does
 wd.guard_sigcont()
 os.kill(os.getpid(), signal.SIGCONT)  # terminal alive: passed on to the resume handler
 print("ready", flush=True)
@@ -79,6 +81,23 @@ def test_terminal_gone_without_a_signal_ends_a_stuck_process(tmp_path):
     os.close(master)  # the terminal goes away: the child's fd answers EIO from now on
     assert wait(p) == 0, "the watchdog did not notice the terminal was gone"
     assert out.read_text() == "closed"
+
+
+def test_forced_exit_on_a_live_terminal_restores_it(tmp_path):
+    import termios
+
+    master, slave = os.openpty()
+    try:
+        p, out = run_stuck(tmp_path, fds=[slave], pass_fds=[slave])
+        assert not termios.tcgetattr(master)[3] & termios.ICANON  # raw, as the app left it
+        p.send_signal(signal.SIGTERM)
+        assert wait(p) == 0
+        assert out.read_text() == "closed"
+        assert termios.tcgetattr(master)[3] & termios.ICANON  # the line discipline is back
+        assert b"\x1b[?1049l" in os.read(master, 4096)  # main screen
+    finally:
+        os.close(slave)
+        os.close(master)
 
 
 def dashboard(args, **streams):
