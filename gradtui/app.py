@@ -16,6 +16,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -28,6 +29,7 @@ from gradtui.initializers import INITIALIZERS
 from gradtui.optimizers import CLIPPING, OPTIMIZERS
 from gradtui.stats import Snapshot
 from gradtui.trainer import Command, Runner, Trainer
+from gradtui.watchdog import Watchdog, no_terminal
 from gradtui.widgets import BoundaryMap, DepthProfile, GradRows, LossPlot, StatusBar
 
 MIN_SIZE = (60, 16)
@@ -95,9 +97,9 @@ class GradApp(App[int]):
 
     def __init__(self, cfg: Config, *, trainer: Trainer | None = None, drive: bool = True,
                  snapshot: Snapshot | None = None, hide_wallclock: bool = False,
-                 max_steps: int | None = None, hz: float = UI_HZ, handle_signals: bool = False) -> None:
+                 max_steps: int | None = None, hz: float = UI_HZ) -> None:
         super().__init__()
-        self.handle_signals = handle_signals
+        self.watchdog: Watchdog | None = None  # the real terminal app's (see run_app)
         self.trainer = trainer or Trainer(cfg)
         self.submitted = self.trainer.commands_taken  # commands sent; the trainer counts those taken
         self.drive, self.hz, self.max_steps = drive, hz, max_steps
@@ -123,24 +125,11 @@ class GradApp(App[int]):
                      "Enlarge the window (q quits).", id="too-small")
         yield Footer()
 
-    def install_signal_handlers(self) -> None:
-        """SIGTERM and SIGHUP (a closed SSH session) quit like ``q``: the trainer stops, files are
-        closed and the terminal is restored. Only for the real terminal app (main thread)."""
-        import asyncio
-        import signal
-
-        loop = asyncio.get_running_loop()
-        for name in ("SIGTERM", "SIGHUP"):
-            sig = getattr(signal, name, None)
-            if sig is not None:
-                try:
-                    loop.add_signal_handler(sig, self.exit)
-                except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
-                    pass
-
     def on_mount(self) -> None:
-        if self.handle_signals:
-            self.install_signal_handlers()
+        if self.watchdog is not None:  # Textual's driver has set its SIGCONT handler by now
+            self.watchdog.guard_sigcont()
+            if self.watchdog.fired.is_set():  # hung up while starting
+                self.exit()
         self.query_one("#grads").border_title = "log10 |dL/dW| per layer (input at top)  1e-10 … 1e2"
         self.query_one("#loss").border_title = "loss (log10)  l toggles"
         self.query_one("#boundary").border_title = "decision boundary"
@@ -185,9 +174,15 @@ class GradApp(App[int]):
         finally:
             self.trainer_done.set()
 
+    def exit(self, result: int | None = None, return_code: int = 0, message=None) -> None:
+        self._stop.set()  # the trainer stops now, not once the widgets are gone
+        super().exit(result, return_code, message)
+
     def on_unmount(self) -> None:
         self._stop.set()
 
+    # Messages from the trainer thread may still be queued while the app shuts down (the main
+    # screen's widgets already removed): the handlers below must not assume the widgets exist.
     def on_snapshot_message(self, msg: SnapshotMessage) -> None:
         if msg.snap.commands_taken >= self.submitted:
             self.intent = msg.snap.config
@@ -196,16 +191,21 @@ class GradApp(App[int]):
     def on_trainer_failed(self, msg: TrainerFailed) -> None:
         self.error, self.error_tb = msg.error, msg.tb
         self.log.error(msg.tb)
-        bar = self.query_one(StatusBar)
+        try:
+            bar = self.query_one(StatusBar)
+        except NoMatches:  # shutting down: the error is printed on exit (run_app)
+            return
         bar.error = msg.error
         bar.show(self.snap)
         self.notify(msg.error, title="trainer crashed", severity="error", timeout=30)
 
     def _show(self, snap: Snapshot) -> None:
         self.snap = snap
-        self.query_one(StatusBar).show(snap)
-        for w in (self.query_one(GradRows), self.query_one(DepthProfile), self.query_one(LossPlot),
-                  self.query_one(BoundaryMap)):
+        try:
+            views = [self.query_one(t) for t in (StatusBar, GradRows, DepthProfile, LossPlot, BoundaryMap)]
+        except NoMatches:  # shutting down: nothing left to show it on
+            return
+        for w in views:
             w.show(snap)
 
     # ------------------------------------------------------------------ commands
@@ -301,22 +301,40 @@ class GradApp(App[int]):
 
 
 def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
-    """Run the dashboard in this terminal until the user quits. Returns an exit code.
-    ``record``: write the session (seed, preset, every command with its step) to this file."""
+    """Run the dashboard in this terminal until the user quits, SIGTERM or a hang-up. Returns an
+    exit code. ``record``: write the session (seed, preset, every command with its step) to this
+    file. Refuses (a UsageError, before any file is written) without a terminal."""
     import sys
 
-    app = GradApp(cfg, handle_signals=True)
+    problem = no_terminal()
+    if problem:
+        from gradtui.cli import UsageError
+
+        raise UsageError(problem)
+    app = GradApp(cfg)
     recorder = None
     if record:
         from gradtui.session import Recorder
 
         recorder = Recorder(record, app.trainer)
+    closing = threading.Lock()
+
+    def close_files() -> None:  # from the main thread or the watchdog's, whichever comes first
+        with closing:
+            if recorder is not None:
+                recorder.close()
+
+    app.watchdog = Watchdog(stop=app._stop.set, stopped=app.trainer_done, close=close_files,
+                            request_exit=lambda: app.exit() if app.is_running else None,
+                            fds=[f.fileno() for f in (sys.__stdin__, sys.__stderr__)])
+    app.watchdog.install()
     try:
         app.run(mouse=mouse)
     finally:
         if recorder is not None:
-            app.trainer_done.wait(2.0)  # the trainer thread stops within a chunk
-            recorder.close()
+            app.trainer_done.wait(2.0)  # the trainer thread stops within a step
+        close_files()
+        app.watchdog.uninstall(1 if app.error else app.return_code or 0)
     if app.error:
         print(f"gradtui: the trainer crashed: {app.error}\n{app.error_tb}", file=sys.stderr)
         return 1

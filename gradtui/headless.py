@@ -170,6 +170,8 @@ def run_headless(cfg, args, session=None, default_steps: int = 1000) -> int:
         raise UsageError(str(e)) from None
     note("compiling kernels...")
     note(f"kernels ready in {trainer.warm_up():.1f}s")
+    if trainer.slow_step_note():  # q / Ctrl+C act between steps: say when those are long
+        note(trainer.slow_step_note())
     progress = Progress(trainer, n_steps)
     t0 = time.perf_counter()
     with stop_on_signals() as stop, contextlib.ExitStack() as stack:

@@ -31,6 +31,15 @@ _REBUILD_MODEL = {"depth", "width", "hidden", "dtype", "batch_size"}
 _REINIT = {"init", "init_std", "init_gain"}
 _RESET_OPT = {"optimizer"}
 
+# A chunk (one kernel call) is bounded by time *and* by work: FAST_FLOPS is more than one core
+# sustains (~20-100 GFLOP/s here), so the work bound never bites while the step timing is right,
+# but a timing that is wrong (a fast net's, after a rebuild into a big one) cannot make a chunk of
+# hundreds of slow steps that a stop request would have to wait for.
+FAST_FLOPS = 2e11
+# What one core typically sustains (float64; float32 about twice), for the start-up estimate.
+TYPICAL_FLOPS = 2e10
+SLOW_STEP_S = 1.0  # say so at start when one step will take longer than this
+
 
 @dataclass(frozen=True)
 class Command:
@@ -60,7 +69,7 @@ class Trainer:
         self._pending_steps = 0  # single steps requested while paused
         self.total_steps = 0  # steps run since construction; never reset (recorded sessions use it)
         self.on_command: Callable[[int, Command], None] | None = None  # called with total_steps
-        self._sec_per_step = None
+        self._timed_shape = None  # the network _sec_per_step was measured on
         self._build(cfg)
 
     # ----------------------------------------------------------------------------- building
@@ -85,6 +94,11 @@ class Trainer:
         self.mlp.init_weights(cfg.init, self.init_rng, cfg.init_std, cfg.init_gain)
         self.icfg, self.fcfg = pack_config(cfg, self.data.task)
         self.ring = StatsRing(self.mlp.n_layers, self.ring_capacity)
+        # forward + backward + update: 6 flops per weight per sample (as the benchmark counts)
+        self.step_flops = 6.0 * cfg.batch_size * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        shape = (sizes, cfg.batch_size, cfg.dtype)
+        if shape != self._timed_shape:  # another network: time it afresh
+            self._timed_shape, self._sec_per_step = shape, None  # (its first chunk is 1 step)
         self.step_count = 0
         self.opt_t = 0
         self.diverged = False
@@ -241,11 +255,25 @@ class Trainer:
         return rows
 
     def chunk_size(self, seconds: float | None = None) -> int:
-        """Steps that fill about ``seconds`` of work (1 until the first timing)."""
+        """Steps that fill about ``seconds``: by the measured time per step and by the work (at
+        FAST_FLOPS), so a stop request never waits much more than one step. 1 until the first
+        timing of this network."""
         if self._sec_per_step is None:
             return 1
         s = self.chunk_seconds if seconds is None else seconds
-        return int(max(1, min(self.ring.capacity // 4, s / max(self._sec_per_step, 1e-9))))
+        by_time = s / max(self._sec_per_step, 1e-9)
+        by_work = s * FAST_FLOPS / max(self.step_flops, 1.0)
+        return int(max(1, min(self.ring.capacity // 4, by_time, by_work)))
+
+    def slow_step_note(self) -> str:
+        """A warning when one step of this network will take more than about a second (estimated
+        from its work before any step ran), else ``""``."""
+        rate = TYPICAL_FLOPS * (2 if self.cfg.dtype == "float32" else 1)
+        est = self.step_flops / rate
+        if est <= SLOW_STEP_S:
+            return ""
+        return (f"big network: {self.step_flops / 1e9:,.0f} GFLOP per step, roughly {est:,.0f} s each; "
+                "keys and quit take effect between steps")
 
     def run_chunk(self, max_steps: int | None = None, seconds: float | None = None) -> int:
         """Apply pending commands, then run one chunk if running (or pending single steps)."""
@@ -255,8 +283,8 @@ class Trainer:
         if self.paused:
             if not self._pending_steps:
                 return 0
-            n = self._pending_steps
-            self._pending_steps = 0
+            n = min(self._pending_steps, self.chunk_size(seconds))  # the rest in the next chunks
+            self._pending_steps -= n
         else:
             n = self.chunk_size(seconds)
         if max_steps is not None:
@@ -339,6 +367,7 @@ class Runner:
         tr = self.trainer
         self._publish(status="compiling")
         tr.warm_up()
+        tr.message = tr.message or tr.slow_step_note()
         self._boundary = tr.boundary()
         self._publish()
         last_bd = rate_t = time.perf_counter()

@@ -300,3 +300,38 @@ async def test_status_bar_never_wraps_a_long_message_over_the_config_line():
         lines = ["".join(s.text for s in sb.render_line(y)) for y in range(2)]
         assert "step 3" in lines[0] and lines[0].rstrip().endswith("…")
         assert "tiny" in lines[1] and "a:sigmoid" in lines[1]
+
+
+async def test_messages_after_the_widgets_are_gone_are_ignored():
+    """A snapshot (or a crash report) still queued from the trainer thread while the app shuts down,
+    after the main screen's widgets were removed: the handlers must not raise NoMatches."""
+    from gradtui.app import SnapshotMessage, TrainerFailed
+
+    tr = Trainer(SMALL)
+    tr.run_steps(3)
+    snap = tr.snapshot()
+    app = GradApp(SMALL, trainer=tr, drive=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await app.query_one(StatusBar).remove()
+        await app.query_one("#main").remove()
+        app.post_message(SnapshotMessage(snap))
+        app.post_message(TrainerFailed("late", "traceback"))
+        await pilot.pause()
+        assert app.snap is snap and app.error == "late"  # state kept; nothing left to draw it on
+    # run_test re-raises an exception any handler raised
+
+
+async def test_snapshots_while_help_is_open_and_during_quit():
+    """Another screen on top, then quit, while the trainer keeps publishing fast."""
+    from gradtui.screens import HelpScreen
+
+    app = GradApp(SMALL, hz=200.0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: running(app), what="running")
+        app.push_screen(HelpScreen())
+        s0 = app.snap.step
+        await until(pilot, lambda: app.snap.step > s0, 5, "snapshots while help is open")
+        assert "RUNNING" in bar(app)
+        await press(pilot, "q")
+    assert app.trainer_done.wait(5.0)
