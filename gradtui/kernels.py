@@ -136,57 +136,73 @@ _GELU_K = 0.044715
 
 
 @njit(**_EXP)
-def exp_neg(v, em, want_em):
-    """In place: v[i] (<= 0, float64) becomes exp(v[i]); with ``want_em``, em[i] = expm1(v[i]);
-    both within a few ulp and without cancellation: expm1 near 0 is the polynomial itself, and
-    results below 2^-1022 underflow gradually (or to 0). ``em``: float64 scratch >= len(v), not
-    aliasing ``v``. A NaN stays NaN.
+def _exp_q(x):
+    """Cody-Waite reduction of x <= 0, x = k ln2 + r, |r| <= ln2/2: returns q = expm1(r) (degree-13
+    Taylor polynomial without its constant term) and 2^k's bits to come (adding _SHIFT leaves
+    k + 1023 in the low mantissa bits; below 2^-1022 it is k + 1023 + 54, and 2048 flags it:
+    shifted left by 52 that bit lands in the sign). A NaN stays NaN."""
+    x = _EXP_LO if x < _EXP_LO else x  # (a NaN compares false and passes through)
+    kd = x * _LOG2E + _SHIFT
+    k = kd - _SHIFT
+    r = x - k * _LN2_HI - k * _LN2_LO
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    p = p * r + 1.0
+    return p * r, kd + (2102.0 if x < _EXP_SUB else 0.0)  # 2102 = 54 + the flag 2048
 
-    Cody-Waite reduction v = k ln2 + r, |r| <= ln2/2; q = expm1(r) by its degree-13 Taylor
-    polynomial without the constant term; 2^k assembled from bits (adding _SHIFT leaves k + 1023
-    in the low mantissa bits, shifted into the exponent field; below 2^-1022 it is 2^(k+54), and
-    bit 11, shifted into the sign, says so: the result is scaled by 2^-54 at the end). Then
-    e = 2^k (1 + q) and em = 2^k q + (2^k - 1)."""
-    n = v.shape[0]
+
+@njit(**_EXP)
+def _exp_finish(e, em, n, want_em):
+    """e[:n] holds q and em[:n] the bits of _exp_q: e = 2^k (1 + q), em = 2^k q + (2^k - 1)."""
     kb = em[:n]
-    for i in range(n):
-        x = v[i]
-        x = _EXP_LO if x < _EXP_LO else x  # (a NaN compares false and passes through)
-        kd = x * _LOG2E + _SHIFT
-        k = kd - _SHIFT
-        r = x - k * _LN2_HI - k * _LN2_LO
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
-        p = p * r + 1.0 / 120.0
-        p = p * r + 1.0 / 24.0
-        p = p * r + 1.0 / 6.0
-        p = p * r + 0.5
-        p = p * r + 1.0
-        kb[i] = kd + (2102.0 if x < _EXP_SUB else 0.0)  # 2102 = 54 + the flag 2048
-        v[i] = p * r  # q
     bits = kb.view(np.int64)
     for i in range(n):
         bits[i] = bits[i] << 52
     if want_em:
         for i in range(n):
             s = kb[i]
-            f = _TWO_M54 if s < 0.0 else 1.0
-            s = abs(s) * f
-            q = v[i]
-            v[i] = s * q + s
+            s = abs(s) * (_TWO_M54 if s < 0.0 else 1.0)
+            q = e[i]
+            e[i] = s * q + s
             em[i] = s * q + (s - 1.0)
     else:
         for i in range(n):
             s = kb[i]
             f = _TWO_M54 if s < 0.0 else 1.0
             s = abs(s)
-            v[i] = (s * v[i] + s) * f
+            e[i] = (s * e[i] + s) * f
+
+
+@njit(**_EXP)
+def exp_neg(v, em, want_em):
+    """In place: v[i] (<= 0, float64) becomes exp(v[i]); with ``want_em``, em[i] = expm1(v[i]);
+    both within a few ulp and without cancellation (expm1 near 0 is the polynomial itself), and
+    results below 2^-1022 underflow gradually (or to 0). ``em``: float64 scratch >= len(v), not
+    aliasing ``v``."""
+    n = v.shape[0]
+    for i in range(n):
+        v[i], em[i] = _exp_q(v[i])
+    _exp_finish(v, em, n, want_em)
+
+
+@njit(**_EXP)
+def exp_nabs(x, scale, e, em, want_em):
+    """e[i] = exp(-scale |x[i]|) (and em[i] its expm1) as exp_neg, reading ``x`` directly (any
+    float dtype): no pass to write the exponents first."""
+    n = x.shape[0]
+    for i in range(n):
+        e[i], em[i] = _exp_q(-scale * abs(np.float64(x[i])))
+    _exp_finish(e, em, n, want_em)
 
 
 # float32 twin for the float32 sigmoid: exp(-|x|), cephes expf minimax polynomial, 2^k from an
@@ -311,9 +327,7 @@ def _activate_block(a, d, act, scratch):
             d[i] = (e * r) * r
     elif act == A_SIGMOID:  # s = 1 / (1 + e^-z) for z >= 0, e^z / (1 + e^z) below
         e = scratch[0, :n]
-        for i in range(n):
-            e[i] = -abs(np.float64(y[i]))
-        exp_neg(e, scratch[1], False)
+        exp_nabs(y, 1.0, e, scratch[1], False)
         for i in range(n):
             z = y[i]
             r = 1.0 / (1.0 + e[i])
@@ -322,9 +336,7 @@ def _activate_block(a, d, act, scratch):
     elif act == A_TANH:  # tanh|z| = -m / (2 + m), m = expm1(-2|z|) = E - 1; tanh' = 4E / (1 + E)^2
         e = scratch[0, :n]
         em = scratch[1, :n]
-        for i in range(n):
-            e[i] = -2.0 * abs(np.float64(y[i]))
-        exp_neg(e, em, True)
+        exp_nabs(y, 2.0, e, em, True)
         for i in range(n):
             z = y[i]
             w = 1.0 / (1.0 + e[i])  # 1 + E = 2 + m: one division serves both
@@ -460,43 +472,55 @@ def _norms2(x, acc, want_abs):
 def _act_col_stats(ab, db, thr, k, acc):
     """Per-column float64 sums of a block (rows, fo) of activations ``ab`` and slopes ``db``:
     acc[0] += a - k, acc[1] += (a - k)^2 (``k``, a shift near the data, keeps a tiny std from
-    cancelling against a large mean), acc[2] += (|f'| < thr), acc[3] += (f' == 0). Rows two at
-    a time, added in a fixed order before they reach the accumulators."""
+    cancelling against a large mean), acc[2] += (|f'| < thr). Rows four at a time, added in a
+    fixed order before they reach the accumulators."""
     rows, fo = ab.shape
-    m = rows - rows % 2
-    for i in range(0, m, 2):
+    m = rows - rows % 4
+    for i in range(0, m, 4):
         for j in range(fo):
             v0 = np.float64(ab[i, j]) - k
             v1 = np.float64(ab[i + 1, j]) - k
-            g0 = abs(np.float64(db[i, j]))
-            g1 = abs(np.float64(db[i + 1, j]))
-            acc[0, j] += v0 + v1
-            acc[1, j] += v0 * v0 + v1 * v1
-            acc[2, j] += (1.0 if g0 < thr else 0.0) + (1.0 if g1 < thr else 0.0)
-            acc[3, j] += (1.0 if g0 == 0.0 else 0.0) + (1.0 if g1 == 0.0 else 0.0)
+            v2 = np.float64(ab[i + 2, j]) - k
+            v3 = np.float64(ab[i + 3, j]) - k
+            acc[0, j] += (v0 + v1) + (v2 + v3)
+            acc[1, j] += (v0 * v0 + v1 * v1) + (v2 * v2 + v3 * v3)
+            c01 = (1.0 if abs(db[i, j]) < thr else 0.0) + (1.0 if abs(db[i + 1, j]) < thr else 0.0)
+            c23 = (1.0 if abs(db[i + 2, j]) < thr else 0.0) + (1.0 if abs(db[i + 3, j]) < thr else 0.0)
+            acc[2, j] += c01 + c23
     for i in range(m, rows):
         for j in range(fo):
             v = np.float64(ab[i, j]) - k
-            g = abs(np.float64(db[i, j]))
             acc[0, j] += v
             acc[1, j] += v * v
-            acc[2, j] += 1.0 if g < thr else 0.0
-            acc[3, j] += 1.0 if g == 0.0 else 0.0
+            acc[2, j] += 1.0 if abs(db[i, j]) < thr else 0.0
+
+
+@njit(**_OPTS)
+def _dead_units(d2, small):
+    """Units with f' = 0 on every row of ``d2`` (nb, fo); only columns whose count of small
+    |f'| (``small``) covers every row can be dead, and only those are read (strided)."""
+    nb, fo = d2.shape
+    dead = 0
+    for j in range(fo):
+        if small[j] == nb:
+            zero = True
+            for i in range(nb):
+                if d2[i, j] != 0:
+                    zero = False
+                    break
+            dead += zero
+    return dead
 
 
 @njit(**_OPTS)
 def _write_act_stats(acc, k, nb, saturating, lstats, l):
-    """Mean/std of a layer's output, saturated and dead fractions, from _act_col_stats' sums."""
+    """Mean/std of a layer's output and its saturated fraction, from _act_col_stats' sums."""
     fo = acc.shape[1]
     n = nb * fo
     mu = _sum_rows(acc, 0) / n
     lstats[l, L_ACT_MEAN] = k + mu
     lstats[l, L_ACT_STD] = math.sqrt(max(_sum_rows(acc, 1) / n - mu * mu, 0.0))
     lstats[l, L_SATURATED] = _sum_rows(acc, 2) / n if saturating else 0.0
-    dead = 0
-    for j in range(fo):
-        dead += acc[3, j] == nb  # f' = 0 on the whole batch
-    lstats[l, L_DEAD] = dead / fo
 
 
 @njit(**_OPTS)
@@ -516,9 +540,10 @@ def _act_layer(af, b, df, h, nb, fo, act, add_bias, resid, stats, scratch, lstat
     a2 = af.reshape(nb, fo)
     d2 = df.reshape(nb, fo)
     saturating = act == A_SIGMOID or act == A_TANH
-    # |f'| < thr counts saturated entries (sigmoid, tanh); f' == 0 on a whole column is a dead unit
-    thr = 0.01 * _MAX_SLOPE[0] if act == A_SIGMOID else (0.01 * _MAX_SLOPE[1] if act == A_TANH else 0.0)
-    acc = _acc(scratch, 4, fo)
+    # |f'| < thr counts saturated entries (sigmoid, tanh), or for the others near-zero slopes: a
+    # dead unit (f' = 0 on the whole batch) has nothing but small slopes in its column
+    thr = 0.01 * _MAX_SLOPE[0] if act == A_SIGMOID else (0.01 * _MAX_SLOPE[1] if act == A_TANH else 1e-30)
+    acc = _acc(scratch, 3, fo)
     k = 0.0
     rows = max(1, _LBLK // fo)
     for r0 in range(0, nb, rows):
@@ -541,6 +566,7 @@ def _act_layer(af, b, df, h, nb, fo, act, add_bias, resid, stats, scratch, lstat
             _act_col_stats(ab, d2[r0:r1], thr, k, acc)
     if stats:
         _write_act_stats(acc, k, nb, saturating, lstats, l)
+        lstats[l, L_DEAD] = _dead_units(d2, acc[2]) / fo
 
 
 @njit(**_OPTS)
@@ -664,7 +690,7 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
             if not icfg[I_STATS]:
                 return a
             k = _shift(af)
-            acc = _acc(scratch, 4, fo)
+            acc = _acc(scratch, 3, fo)
             _act_col_stats(a, a, 0.0, k, acc)  # mean and std of the logits; no slopes here
             _write_act_stats(acc, k, nb, False, lstats, l)
             lstats[l, L_DEAD] = 0.0
