@@ -228,6 +228,38 @@ def test_planted_fallback_is_rejected_for_a_real_other_user(request):
         assert p.stdout.split() == [str(planted), str(OTHER_UID), oct(stat.S_IFDIR | 0o700)]
 
 
+IMPORT_PROBE = r"""
+import os, sys
+pkg = os.path.join(sys.argv[1], "gradtui")
+real_access = os.access
+def access(path, mode, *a, **kw):  # the package dir is read-only for this process
+    if mode & os.W_OK and os.path.abspath(path).startswith(pkg):
+        return False
+    return real_access(path, mode, *a, **kw)
+os.access = access
+import gradtui.kernels  # chooses the cache dir before numba is imported; compiles nothing yet
+print(os.environ["NUMBA_CACHE_DIR"])
+"""
+
+
+def test_kernels_import_rejects_a_planted_fallback(tmp_path):
+    """End to end through ``import gradtui.kernels``: a 0777 fallback dir is not used."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    planted = tmp / f"gradtui-numba-{os.getuid()}"
+    planted.mkdir()
+    os.chmod(planted, 0o777)
+    env = {k: v for k, v in os.environ.items() if k not in (NC.ENV, "XDG_CACHE_HOME")}
+    env.update(HOME=str(tmp_path / "file" / "home"), TMPDIR=str(tmp))  # HOME below a file: unusable
+    (tmp_path / "file").write_text("")
+    p = subprocess.run([sys.executable, "-c", IMPORT_PROBE, str(ROOT)], env=env, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    got = p.stdout.strip().splitlines()[-1]
+    assert Path(got) != planted and Path(got).parent == tmp
+    assert not os.path.exists(got)  # a private per-process dir, removed at exit
+
+
 # ------------------------------------------------------------------ damaged cache files
 def write_entry(cache: Path, name: str, index: bytes | None = None, data: bytes | None = None) -> None:
     cache.mkdir(parents=True, exist_ok=True)
