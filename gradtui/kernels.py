@@ -36,34 +36,10 @@ batch and outputs). Penalties: ``l1 * sum|W| + l2/2 * sum W^2`` over weight matr
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 
+from gradtui.numba_cache import prepare as _prepare_numba_cache
 
-def _ensure_numba_cache_dir() -> None:
-    """Give numba a writable cache dir before it is imported (read-only site-packages *and* HOME
-    otherwise make ``cache=True`` fail at import time)."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return
-    here = os.path.dirname(os.path.abspath(__file__))
-    pyc = os.path.join(here, "__pycache__")
-    if os.access(pyc if os.path.isdir(pyc) else here, os.W_OK):
-        return
-    candidates = [
-        os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "gradtui", "numba"),
-        os.path.join(tempfile.gettempdir(), f"gradtui-numba-{os.getuid() if hasattr(os, 'getuid') else 0}"),
-    ]
-    for path in candidates:
-        try:
-            os.makedirs(path, exist_ok=True)
-        except OSError:
-            continue
-        if os.access(path, os.W_OK):
-            os.environ["NUMBA_CACHE_DIR"] = path
-            return
-
-
-_ensure_numba_cache_dir()
+_prepare_numba_cache(__file__)  # a safe, undamaged NUMBA_CACHE_DIR before numba reads it
 
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402

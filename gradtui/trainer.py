@@ -18,6 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from gradtui import kernels as K
+from gradtui import numba_cache
 from gradtui.config import Config
 from gradtui.data import Dataset, make_dataset
 from gradtui.mlp import MLP, pack_config
@@ -294,12 +295,16 @@ class Trainer:
     def warm_up(self) -> float:
         """Compile (or load from cache) the kernels training and the views need for this dtype, on
         throw-away buffers (``loss_grad``, for gradient checks only, is left to compile on first
-        use: 4.7 s of a 26 s first start). Returns the seconds it took."""
+        use: 4.7 s of a 26 s first start). A cache entry numba fails to load is deleted and
+        rebuilt (:func:`gradtui.numba_cache.recover`). Returns the seconds it took."""
         t0 = time.perf_counter()
         cfg = self.cfg.replace(depth=2, width=4, hidden=(), batch_size=2, n_samples=16, eval_every=1)
-        tmp = Trainer(cfg, ring_capacity=8)
-        tmp.run_steps(1)
-        tmp.mlp.predict(tmp.xte, tmp.icfg, tmp.fcfg)
+        try:
+            _warm_kernels(cfg)
+        except Exception as e:
+            if not numba_cache.recover(e, K.__file__):
+                raise
+            _warm_kernels(cfg)
         self.compile_s = time.perf_counter() - t0
         return self.compile_s
 
@@ -329,6 +334,12 @@ class Trainer:
             events=tuple(self.events)[-64:], steps_per_sec=steps_per_sec, message=self.message,
             task=self.data.task, boundary=boundary, compile_s=self.compile_s,
             commands_taken=self.commands_taken)
+
+
+def _warm_kernels(cfg: Config) -> None:
+    tmp = Trainer(cfg, ring_capacity=8)
+    tmp.run_steps(1)
+    tmp.mlp.predict(tmp.xte, tmp.icfg, tmp.fcfg)
 
 
 def _fmt(v) -> str:
