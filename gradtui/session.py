@@ -116,11 +116,13 @@ def _decode(kind: str, value: Any, source: str) -> Command:
 
 def load_session(path: str | Path) -> Session:
     """Read and validate a session file; raises :class:`SessionError` with one line."""
+    from gradtui.inputs import SESSION_MAX_BYTES, InputFileError, read_regular_file
+
     p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise SessionError(f"cannot read session {p}: {getattr(e, 'strerror', None) or e}") from None
+    try:  # a regular file of bounded size: never /dev/zero or a FIFO
+        lines = read_regular_file(p, SESSION_MAX_BYTES, "session file").decode("utf-8").splitlines()
+    except (InputFileError, UnicodeDecodeError) as e:
+        raise SessionError(f"cannot read session {p}: {e}") from None
     if not lines:
         raise SessionError(f"{p}: empty session file")
     records = []
@@ -131,6 +133,8 @@ def load_session(path: str | Path) -> Session:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise SessionError(f"{p}:{n}: not JSON ({e.msg})") from None
+        except (ValueError, RecursionError):  # int past the int-string limit; arrays nested too deeply
+            raise SessionError(f"{p}:{n}: not usable JSON (an integer too long or arrays nested too deeply)") from None
         if not isinstance(obj, dict):
             raise SessionError(f"{p}:{n}: expected a JSON object")
         records.append((n, obj))
