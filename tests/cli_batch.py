@@ -3,17 +3,29 @@ once): each job runs ``gradtui/__main__.py`` exactly as ``-m`` does, in its own 
 descriptors 1 and 2 sent to its own files and an alarm as a time limit.
 
 Usage: ``python cli_batch.py JOBS.json`` where the file holds ``[[cwd, out, err, [argv...]], ...]``;
-prints one JSON line per job: ``{"code": int | null}`` (null: the time limit was hit).
+each job's exit status goes to ``<out>.code`` as soon as it ends (``null``: the time limit was hit),
+so a job that kills the process (the kernel's OOM killer, a crash) is the first one without it.
+The address space is capped (:data:`MEMORY_CAP`) so that a regression that reads ``/dev/zero``
+ends in a ``MemoryError`` rather than eating a shared machine's memory.
 """
 
 import json
 import os
+import resource
 import runpy
 import signal
 import sys
 import traceback
 
 TIME_LIMIT = 60
+MEMORY_CAP = 4 << 30
+
+
+def limit_memory() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY or soft > MEMORY_CAP:
+        cap = MEMORY_CAP if hard == resource.RLIM_INFINITY else min(MEMORY_CAP, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
 class _TimeUp(BaseException):
@@ -56,11 +68,14 @@ def run_job(cwd: str, out: str, err: str, argv: list) -> int | None:
 
 
 def main() -> None:
+    limit_memory()
     signal.signal(signal.SIGALRM, _alarm)
     with open(sys.argv[1], encoding="utf-8") as f:
         jobs = json.load(f)
-    results = [run_job(*job) for job in jobs]
-    print(json.dumps(results))
+    for job in jobs:
+        code = run_job(*job)
+        with open(job[1] + ".code", "w", encoding="ascii") as f:
+            f.write(json.dumps(code))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import NamedTuple
 import pytest
 
 from bad_input_cases import CASES, FIFO, Case
+from cli_batch import limit_memory
 
 REPO = Path(__file__).resolve().parent.parent
 BATCH = Path(__file__).resolve().parent / "cli_batch.py"
@@ -54,7 +55,8 @@ def run_separately(case: Case, cwd: Path) -> Outcome:
     before = sorted(os.listdir(cwd))
     try:
         proc = subprocess.run([sys.executable, "-m", "gradtui", *case.argv], cwd=cwd, env=ENV,
-                              capture_output=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT)
+                              capture_output=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT,
+                              preexec_fn=limit_memory)
         code, out, err = proc.returncode, proc.stdout, proc.stderr
     except subprocess.TimeoutExpired:
         code, out, err = None, b"", b""
@@ -62,22 +64,30 @@ def run_separately(case: Case, cwd: Path) -> Outcome:
 
 
 def run_batch(cases: list[Case], root: Path) -> dict[str, Outcome]:
-    """Rows in one process (``cli_batch.py``): each in its own directory, its output in files beside it."""
+    """Rows in one process (``cli_batch.py``), each in its own directory, its output in files beside
+    it. A row that kills the process is reported as such and the batch goes on after it."""
     jobs, dirs = [], []
     for case in cases:
         cwd = root / f"case{len(dirs)}"
         _make_files(case, cwd)
         dirs.append((cwd, sorted(os.listdir(cwd))))
         jobs.append([str(cwd), f"{cwd}.out", f"{cwd}.err", list(case.argv)])
-    (root / "jobs.json").write_text(json.dumps(jobs), encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(BATCH), str(root / "jobs.json")], cwd=root, env=ENV,
-                          capture_output=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT * len(cases))
-    assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")[-3000:]
-    codes = json.loads(proc.stdout.decode().splitlines()[-1])
-    return {case.id: Outcome(code, Path(f"{cwd}.out").read_bytes(),
+    done: dict[int, int | None] = {}
+    while len(done) < len(jobs):
+        todo = [i for i in range(len(jobs)) if i not in done]
+        (root / "jobs.json").write_text(json.dumps([jobs[i] for i in todo]), encoding="utf-8")
+        proc = subprocess.run([sys.executable, str(BATCH), str(root / "jobs.json")], cwd=root, env=ENV,
+                              capture_output=True, stdin=subprocess.DEVNULL, timeout=TIMEOUT * len(todo) + 60)
+        for i in todo:
+            code_file = Path(jobs[i][1] + ".code")
+            if not code_file.exists():  # this row ended the process: its status is the process's
+                done[i] = proc.returncode if proc.returncode else None
+                break
+            done[i] = json.loads(code_file.read_text())
+    return {case.id: Outcome(done[i], Path(f"{cwd}.out").read_bytes(),
                              Path(f"{cwd}.err").read_bytes().decode("utf-8", "replace"), before,
                              sorted(os.listdir(cwd)))
-            for case, code, (cwd, before) in zip(cases, codes, dirs)}
+            for i, (case, (cwd, before)) in enumerate(zip(cases, dirs))}
 
 
 @pytest.fixture(scope="module")
