@@ -109,7 +109,8 @@ def _toml_loads(text: str) -> dict[str, Any]:
         raise ValueError("arrays nested too deeply") from None
     except ValueError as e:
         if "integer string conversion" in str(e):
-            raise ValueError(f"an integer has more than {sys.get_int_max_str_digits()} digits") from None
+            limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()  # Python >= 3.10.7
+            raise ValueError(f"an integer has more than {limit} digits") from None
         raise ValueError("invalid value: " + shorten(" ".join(str(e).split()), 100)) from None
 
 
