@@ -580,11 +580,18 @@ def run(plan: Plan, log=print) -> dict:
 
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="gradtui bench", description=__doc__.split("\n")[0])
+    from gradtui.cli import UsageError, _Parser, _fail, check_writable
+
+    ap = _Parser(prog="gradtui bench", description=__doc__.split("\n")[0])  # errors: one line
     ap.add_argument("--quick", action="store_true", help="one small configuration, short windows (seconds)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--verbose", action="store_true", help="progress lines while measuring")
-    args = ap.parse_args(argv)
+    try:
+        args = ap.parse_args(argv)
+        if args.json:  # before the minutes of measuring, not after
+            check_writable(args.json, "--json")
+    except UsageError as e:
+        return _fail(str(e))
     plan = QUICK if args.quick else FULL
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else (lambda s: None)
     report = run(plan, log)

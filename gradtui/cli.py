@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from gradtui import __version__
+from gradtui.config import printable, shorten
 from gradtui.outputs import OutputError, check_no_overlap, emit, note, reserve_std_fds
 from gradtui.presets import PresetError, list_presets, load_preset
 
@@ -35,7 +36,8 @@ class UsageError(Exception):
 
 
 def _fail(msg: str, status: int = 2) -> int:
-    note(f"{PROG}: error: {' '.join(str(msg).split())}")
+    """The one error line; control characters (from a path or a file) are shown escaped."""
+    note(f"{PROG}: error: {printable(' '.join(str(msg).split()))}")
     return status
 
 
@@ -48,7 +50,7 @@ def _positive_int(text: str) -> int:
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {shorten(repr(text))}") from None
     if v <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
     return v
@@ -58,7 +60,7 @@ def _seed(text: str) -> int:
     try:
         v = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {shorten(repr(text))}") from None
     if v < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
     return v
@@ -71,9 +73,9 @@ def _size(text: str) -> tuple[int, int]:
             raise ValueError
         size = int(w), int(h)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT like 120x40, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT like 120x40, got {shorten(repr(text))}") from None
     if not (40 <= size[0] <= 1000 and 12 <= size[1] <= 500):
-        raise argparse.ArgumentTypeError(f"size {text!r} out of range (width 40-1000, height 12-500)")
+        raise argparse.ArgumentTypeError(f"size {shorten(repr(text))} out of range (width 40-1000, height 12-500)")
     return size
 
 
@@ -178,6 +180,27 @@ def _check_args(args) -> None:
         check_writable(args.screenshot, "--screenshot")
 
 
+def check_fits(*configs) -> None:
+    """Refuse (one line) a run whose configurations cannot all be allocated in the memory there is."""
+    from gradtui.memory import MemoryLimitError, check_memory
+
+    try:
+        for cfg in configs:
+            check_memory(cfg)
+    except MemoryLimitError as e:
+        raise UsageError(str(e)) from None
+
+
+def session_configs(session) -> list:
+    """Every configuration a replayed session builds a network for (its start, presets, sets)."""
+    cfg, out = session.config, [session.config]
+    for _, cmd in session.commands:
+        if cmd.kind in ("preset", "set"):
+            cfg = cmd.value if cmd.kind == "preset" else cfg.replace(**dict(cmd.value))
+            out.append(cfg)
+    return out
+
+
 @contextlib.contextmanager
 def quiet_numerics():
     """No NumPy overflow / invalid-value warnings on the terminal: divergence is shown, not shouted."""
@@ -233,13 +256,13 @@ def cmd_headless(cfg, args, session=None) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     reserve_std_fds()
-    if argv and argv[0] == "bench":
-        try:
-            from gradtui.bench import main as bench_main
-        except ImportError as e:
-            return _fail(f"the benchmark is not available ({e})")
-        return bench_main(argv[1:])
     try:
+        if argv and argv[0] == "bench":
+            try:
+                from gradtui.bench import main as bench_main
+            except ImportError as e:
+                return _fail(f"the benchmark is not available ({e})")
+            return bench_main(argv[1:])
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # --help / --version
@@ -253,8 +276,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 session = load_session(args.replay)
             except SessionError as e:
                 raise UsageError(f"--replay {e}") from None
+            check_fits(*session_configs(session))
             return cmd_headless(session.config, args, session)
         cfg = load_preset(args.preset or DEFAULT_PRESET, args.overrides, args.seed)
+        check_fits(cfg)
         if args.headless:
             return cmd_headless(cfg, args)
         if args.screenshot:

@@ -7,6 +7,7 @@ Presets (TOML), ``--set key=value`` overrides, the help text and validation all 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 
 from gradtui.activations import ACTIVATIONS
@@ -69,19 +70,21 @@ class Config:
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """What a field accepts. ``choices`` for names; ``lo``/``hi`` bounds (``lo_open``: lo excluded)."""
+    """What a field accepts. ``choices`` for names; ``lo``/``hi`` bounds (``lo_open`` / ``hi_open``:
+    that bound excluded)."""
 
     help: str
     choices: tuple[str, ...] = ()
     lo: float | None = None
     hi: float | None = None
     lo_open: bool = False
+    hi_open: bool = False
 
 
 FIELDS: dict[str, FieldSpec] = {
     "name": FieldSpec("preset name (the file stem by default)"),
     "description": FieldSpec("one-line description"),
-    "seed": FieldSpec("random seed for data, init and batches", lo=0),
+    "seed": FieldSpec("random seed for data, init and batches", lo=0, hi=2**63 - 1),
     "dataset": FieldSpec("toy data set", choices=tuple(DATASETS)),
     "n_samples": FieldSpec("number of points (train + test)", lo=8, hi=1_000_000),
     "test_fraction": FieldSpec("share of points held out for testing", lo=0.0, hi=0.9, lo_open=True),
@@ -101,9 +104,12 @@ FIELDS: dict[str, FieldSpec] = {
     "optimizer": FieldSpec("update rule", choices=tuple(OPTIMIZERS)),
     "lr": FieldSpec("base learning rate", lo=0.0, hi=1e6, lo_open=True),
     "momentum": FieldSpec("momentum / nesterov coefficient", lo=0.0, hi=1.0),
-    "beta1": FieldSpec("Adam first-moment decay", lo=0.0, hi=1.0),
-    "beta2": FieldSpec("Adam second-moment decay", lo=0.0, hi=1.0),
-    "rho": FieldSpec("RMSprop decay", lo=0.0, hi=1.0),
+    # 1 is excluded where the maths divides by 1 - beta^t (Adam's bias correction: 0/0) or where
+    # the running average would never move off its zero start (RMSprop: every step g/eps);
+    # momentum 1 is a legitimate (undamped) heavy ball.
+    "beta1": FieldSpec("Adam first-moment decay", lo=0.0, hi=1.0, hi_open=True),
+    "beta2": FieldSpec("Adam second-moment decay", lo=0.0, hi=1.0, hi_open=True),
+    "rho": FieldSpec("RMSprop decay", lo=0.0, hi=1.0, hi_open=True),
     "eps": FieldSpec("denominator epsilon of the adaptive optimisers", lo=0.0, hi=1.0, lo_open=True),
     "weight_decay": FieldSpec("decoupled weight decay (adamw)", lo=0.0, hi=1e3),
     "l1": FieldSpec("L1 penalty on weights", lo=0.0, hi=1e3),
@@ -117,3 +123,26 @@ FIELDS: dict[str, FieldSpec] = {
 }
 
 assert set(FIELDS) == {f.name for f in dataclasses.fields(Config)}, "FIELDS must document every Config field"
+
+
+# --------------------------------------------------------------------------- text validators
+# Shared by presets, ``--set`` and session files: nothing a file contains may reach the terminal
+# as a control sequence (ESC starts CSI/OSC sequences: window titles, OSC 52 clipboard writes).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0 (tab and newline included), DEL, C1
+
+
+def control_char(text: str) -> str | None:
+    """The first control character in ``text`` as ``U+001B``, or None when it has none."""
+    m = _CONTROL.search(text)
+    return None if m is None else f"U+{ord(m.group()):04X}"
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character shown as an escape (``\\x1b``): safe to print."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def shorten(text: str, limit: int = 60) -> str:
+    """At most ``limit`` characters of ``text`` for an error message (an 8,000-digit integer or a
+    huge list must not flood the one error line)."""
+    return text if len(text) <= limit else text[: limit - 3] + f"... ({len(text)} characters)"

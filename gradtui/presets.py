@@ -13,6 +13,7 @@ import dataclasses
 import difflib
 import importlib.resources
 import math
+import sys
 import typing
 from pathlib import Path
 from typing import Any, Sequence
@@ -22,7 +23,8 @@ try:  # Python 3.11+
 except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
-from gradtui.config import FIELDS, Config
+from gradtui.config import FIELDS, Config, control_char, printable, shorten
+from gradtui.inputs import PRESET_MAX_BYTES, InputFileError, read_regular_file
 
 SUFFIX = ".toml"
 _TYPES: dict[str, Any] = typing.get_type_hints(Config)
@@ -36,8 +38,8 @@ class PresetError(Exception):
         self.source = source
         self.key = key
         self.message = message
-        where = f"{source}: key {key!r}" if key else source
-        super().__init__(f"{where}: {message}")
+        where = f"{source}: key {shorten(repr(key))}" if key else source
+        super().__init__(printable(f"{where}: {message}"))  # a path may hold control characters
 
 
 # --------------------------------------------------------------------------------------- finding
@@ -68,11 +70,12 @@ def _hint(word: str, candidates: Sequence[str]) -> str:
 
 def _describe(path: Path) -> str:
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        desc = _read_toml(path).get("description", "")
+    except PresetError:
         return "(unreadable)"
-    desc = data.get("description", "")
-    return " ".join(str(desc).split()) or "(no description)"
+    if not isinstance(desc, str) or control_char(desc):
+        return "(unreadable)"
+    return " ".join(desc.split()) or "(no description)"
 
 
 def list_presets() -> dict[str, str]:
@@ -94,26 +97,39 @@ def resolve(name_or_path: str) -> Path:
 
 
 # --------------------------------------------------------------------------------------- reading
+def _toml_loads(text: str) -> dict[str, Any]:
+    """``tomllib.loads``; the failures it does not wrap in a ``TOMLDecodeError`` (an integer past
+    Python's int-string limit, arrays nested past the recursion limit) become a one-line
+    ``ValueError``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        raise
+    except RecursionError:
+        raise ValueError("arrays nested too deeply") from None
+    except ValueError as e:
+        if "integer string conversion" in str(e):
+            limit = getattr(sys, "get_int_max_str_digits", lambda: 4300)()  # Python >= 3.10.7
+            raise ValueError(f"an integer has more than {limit} digits") from None
+        raise ValueError("invalid value: " + shorten(" ".join(str(e).split()), 100)) from None
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     src = str(path)
-    if path.is_dir():
-        raise PresetError(src, "is a directory, not a preset file")
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise PresetError(src, "no such file") from None
-    except PermissionError:
-        raise PresetError(src, "permission denied") from None
-    except OSError as e:
-        raise PresetError(src, f"cannot read: {e.strerror or e}") from None
+        raw = read_regular_file(path, PRESET_MAX_BYTES, "preset file")
+    except InputFileError as e:
+        raise PresetError(src, str(e)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise PresetError(src, f"not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})") from None
     try:
-        data = tomllib.loads(text)
+        data = _toml_loads(text)
     except tomllib.TOMLDecodeError as e:
         raise PresetError(src, "invalid TOML: " + " ".join(str(e).split())) from None
+    except ValueError as e:
+        raise PresetError(src, str(e)) from None
     if not data:
         raise PresetError(src, "empty preset (no keys); at least a description is expected")
     return data
@@ -121,23 +137,34 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def _parse_value(text: str) -> Any:
     """An override's value: a TOML value when it parses as one (``0.1``, ``true``, ``[64, 32]``,
-    ``"x"``), else the bare string (``relu``)."""
+    ``"x"``), else the bare string (``relu``). One value only: a line break is refused before
+    parsing (``0.1\\nmomentum = 0.5`` is a two-key TOML document whose second key was dropped)."""
+    if control_char(text):
+        raise ValueError(f"the value contains a control character ({control_char(text)}); "
+                         "one value per --set, on one line")
     try:
-        return tomllib.loads("v = " + text)["v"]
+        data = _toml_loads("v = " + text)
     except tomllib.TOMLDecodeError:
         return text.strip()
+    if list(data) != ["v"]:  # pragma: no cover - one line holds one key; kept as a guard
+        raise ValueError("one value per --set")
+    return data["v"]
 
 
 def parse_override(item: str, source: str = "--set") -> tuple[str, Any]:
+    where = f"{source} {shorten(repr(item))}"
     if "=" not in item:
-        raise PresetError(f"{source} {item!r}", "expected key=value, e.g. lr=0.1")
+        raise PresetError(where, "expected key=value, e.g. lr=0.1")
     key, _, value = item.partition("=")
     key = key.strip()
     if not key:
-        raise PresetError(f"{source} {item!r}", "missing key before '='")
+        raise PresetError(where, "missing key before '='")
     if value.strip() == "":
-        raise PresetError(f"{source} {item!r}", "missing value after '='", key)
-    return key, _parse_value(value)
+        raise PresetError(where, "missing value after '='", key)
+    try:
+        return key, _parse_value(value)
+    except ValueError as e:
+        raise PresetError(where, str(e), key) from None
 
 
 # --------------------------------------------------------------------------------------- checking
@@ -149,7 +176,7 @@ def _kind(v: Any) -> str:
     if isinstance(v, float):
         return "a number"
     if isinstance(v, str):
-        return f"the string {v!r}"
+        return f"the string {shorten(repr(v))}"
     if isinstance(v, list):
         return "a list"
     if isinstance(v, dict):
@@ -157,22 +184,34 @@ def _kind(v: Any) -> str:
     return type(v).__name__
 
 
+def _number(v: int | float) -> str:
+    """A number for an error message: ``1e+400``-sized integers as a digit count, not 400 digits."""
+    if isinstance(v, int) and abs(v) >= 10**16:
+        return f"an integer of {len(str(abs(v)))} digits"
+    return f"{v:g}"
+
+
+def range_text(key: str) -> str:
+    """The allowed range of a numeric field, e.g. ``in [0, 1)`` or ``>= 0``."""
+    spec = FIELDS[key]
+    g = (lambda x: str(x) if isinstance(x, int) and x >= 10**16 else f"{x:g}")  # 2^63 - 1 exactly
+    lo = "" if spec.lo is None else ("(" if spec.lo_open else "[") + g(spec.lo)
+    hi = "" if spec.hi is None else g(spec.hi) + (")" if spec.hi_open else "]")
+    if spec.lo is not None and spec.hi is not None:
+        return f"in {lo}, {hi}"
+    if spec.lo is not None:
+        return f"{'>' if spec.lo_open else '>='} {g(spec.lo)}"
+    return f"{'<' if spec.hi_open else '<='} {g(spec.hi)}"
+
+
 def _in_bounds(key: str, v: float, source: str) -> None:
     spec = FIELDS[key]
     if isinstance(v, float) and not math.isfinite(v):
         raise PresetError(source, f"must be a finite number, got {v}", key)
     lo_ok = spec.lo is None or (v > spec.lo if spec.lo_open else v >= spec.lo)
-    hi_ok = spec.hi is None or v <= spec.hi
+    hi_ok = spec.hi is None or (v < spec.hi if spec.hi_open else v <= spec.hi)
     if not (lo_ok and hi_ok):
-        lo = "" if spec.lo is None else ("(" if spec.lo_open else "[") + f"{spec.lo:g}"
-        hi = "" if spec.hi is None else f"{spec.hi:g}]"
-        if spec.lo is not None and spec.hi is not None:
-            rng = f"in {lo}, {hi}"
-        elif spec.lo is not None:
-            rng = f"{'>' if spec.lo_open else '>='} {spec.lo:g}"
-        else:
-            rng = f"<= {spec.hi:g}"
-        raise PresetError(source, f"must be {rng}, got {v:g}", key)
+        raise PresetError(source, f"must be {range_text(key)}, got {_number(v)}", key)
 
 
 def check_value(key: str, v: Any, source: str) -> Any:
@@ -192,14 +231,20 @@ def check_value(key: str, v: Any, source: str) -> Any:
     if typ is float:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise PresetError(source, f"expected a number, got {_kind(v)}", key)
-        v = float(v)
+        try:
+            v = float(v)
+        except OverflowError:  # an integer beyond float range
+            raise PresetError(source, f"must be {range_text(key)}, got {_number(v)}", key) from None
         _in_bounds(key, v, source)
         return v
     if typ is str:
         if not isinstance(v, str):
             raise PresetError(source, f"expected a string, got {_kind(v)}", key)
+        if control_char(v):
+            raise PresetError(source, f"contains a control character ({control_char(v)}); text fields "
+                                      "must be printable, on one line", key)
         if spec.choices and v not in spec.choices:
-            raise PresetError(source, f"unknown value {v!r}" + (_hint(v, spec.choices) or
+            raise PresetError(source, f"unknown value {shorten(repr(v))}" + (_hint(v, spec.choices) or
                                                               f"; choose from {', '.join(spec.choices)}"), key)
         return v
     if key == "hidden":  # tuple[int, ...]
@@ -207,7 +252,7 @@ def check_value(key: str, v: Any, source: str) -> Any:
             raise PresetError(source, f"expected a list of positive integers like [64, 32], got {_kind(v)}", key)
         wmax, dmax = int(FIELDS["width"].hi), int(FIELDS["depth"].hi)
         if any(not 1 <= x <= wmax for x in v):
-            raise PresetError(source, f"every width must be in [1, {wmax}], got {v}", key)
+            raise PresetError(source, f"every width must be in [1, {wmax}], got {shorten(repr(v))}", key)
         if len(v) > dmax:
             raise PresetError(source, f"at most {dmax} hidden layers, got {len(v)}", key)
         return tuple(v)
@@ -232,12 +277,13 @@ def check_config(cfg: Config, source: str) -> None:
 def config_from_dict(data: dict[str, Any], source: str, default_name: str = "custom") -> dict[str, Any]:
     """Validated field values of a preset table (not yet a Config)."""
     values: dict[str, Any] = {}
+    if "name" not in data:  # the file stem: checked like any name
+        values["name"] = check_value("name", default_name, source)
     for key, v in data.items():
         if isinstance(v, dict):
             raise PresetError(source, "tables are not supported: presets are flat key = value files"
                               + _hint(key, list(FIELDS)), key)
         values[key] = check_value(key, v, source)
-    values.setdefault("name", default_name)
     return values
 
 
@@ -249,7 +295,7 @@ def load_preset(name_or_path: str, overrides: Sequence[str] = (), seed: int | No
     values = config_from_dict(_read_toml(path), source, default_name=path.stem)
     for item in overrides:
         key, raw = parse_override(item)
-        values[key] = check_value(key, raw, f"--set {item!r}")
+        values[key] = check_value(key, raw, f"--set {shorten(repr(item))}")
     if seed is not None:
         values["seed"] = check_value("seed", seed, "--seed")
     cfg = Config(**values)

@@ -156,18 +156,22 @@ def _reached(cfg: Config, cmd: Command, source: str) -> Config:
 
 def _json_lines(p: Path) -> list[tuple[int, dict]]:
     """(line number, object) of every non-blank line."""
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise SessionError(f"cannot read session {p}: {getattr(e, 'strerror', None) or e}") from None
+    from gradtui.inputs import SESSION_MAX_BYTES, InputFileError, read_regular_file
+
+    try:  # a regular file of bounded size: never /dev/zero or a FIFO
+        lines = read_regular_file(p, SESSION_MAX_BYTES, "session file").decode("utf-8").splitlines()
+    except (InputFileError, UnicodeDecodeError) as e:
+        raise SessionError(f"cannot read session {p}: {e}") from None
     records = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
-        except (json.JSONDecodeError, RecursionError, ValueError) as e:
-            raise SessionError(f"{p}:{n}: not JSON ({getattr(e, 'msg', None) or type(e).__name__})") from None
+        except json.JSONDecodeError as e:
+            raise SessionError(f"{p}:{n}: not JSON ({e.msg})") from None
+        except (ValueError, RecursionError):  # int past the int-string limit; arrays nested too deeply
+            raise SessionError(f"{p}:{n}: not usable JSON (an integer too long or arrays nested too deeply)") from None
         if not isinstance(obj, dict):
             raise SessionError(f"{p}:{n}: expected a JSON object")
         records.append((n, obj))
