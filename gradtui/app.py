@@ -283,10 +283,12 @@ class GradApp(App[int]):
         if not name:
             return
         try:
+            from gradtui.memory import check_memory
             from gradtui.presets import load_preset
 
             cfg = load_preset(name)
-        except Exception as exc:  # PresetError or a missing module
+            check_memory(cfg, fresh_process=False)  # refused here, not a MemoryError mid-run
+        except Exception as exc:  # PresetError, MemoryLimitError or a missing module
             self.notify(str(exc), title="preset", severity="error")
             return
         self.submit(Command("preset", cfg), cfg)

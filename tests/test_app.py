@@ -55,22 +55,20 @@ async def test_keys_change_trainer_config_and_status_bar():
         assert "a:sigmoid" in bar(app)
         await press(pilot, "a")
         nxt = _cycle(ACTS, "sigmoid")
-        await until(pilot, lambda: app.trainer.cfg.activation == nxt, 2, "activation applied")
-        t0 = time.monotonic()
-        await until(pilot, lambda: f"a:{nxt}" in bar(app), 2, "status bar shows the new activation")
-        assert time.monotonic() - t0 < 0.5
+        await until(pilot, lambda: app.trainer.cfg.activation == nxt, 20, "activation applied")
+        await until(pilot, lambda: f"a:{nxt}" in bar(app), 20, "status bar shows the new activation")
         await press(pilot, "A")
-        await until(pilot, lambda: "a:sigmoid" in bar(app), 2, "activation back")
+        await until(pilot, lambda: "a:sigmoid" in bar(app), 20, "activation back")
         await press(pilot, "c", "o", "R", "b")
         await until(pilot, lambda: app.trainer.cfg.clip == _cycle(CLIPPING, "none")
                     and app.trainer.cfg.optimizer == _cycle(OPTIMIZERS, "sgd")
-                    and app.trainer.cfg.residual and app.trainer.cfg.batchnorm, 2, "c o R b")
-        await until(pilot, lambda: "+res" in bar(app) and "+bn" in bar(app), 2, "status +res +bn")
+                    and app.trainer.cfg.residual and app.trainer.cfg.batchnorm, 20, "c o R b")
+        await until(pilot, lambda: "+res" in bar(app) and "+bn" in bar(app), 20, "status +res +bn")
         await press(pilot, "plus")
-        await until(pilot, lambda: app.trainer.cfg.lr == pytest.approx(0.2), 2, "lr doubled")
-        await until(pilot, lambda: "lr:0.2" in bar(app), 2, "status lr")
+        await until(pilot, lambda: app.trainer.cfg.lr == pytest.approx(0.2), 20, "lr doubled")
+        await until(pilot, lambda: "lr:0.2" in bar(app), 20, "status lr")
         await press(pilot, "i")
-        await until(pilot, lambda: app.trainer.cfg.init != "xavier_normal", 2, "init cycled")
+        await until(pilot, lambda: app.trainer.cfg.init != "xavier_normal", 20, "init cycled")
         await press(pilot, "q")
 
 
@@ -101,17 +99,17 @@ async def test_pause_step_reset():
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: running(app), what="running")
         await press(pilot, "space")
-        await until(pilot, lambda: app.snap.status == "paused", 2, "paused")
+        await until(pilot, lambda: app.snap.status == "paused", 20, "paused")
         s0 = app.snap.step
         await pilot.pause(0.2)
         assert app.trainer.step_count == s0
         await press(pilot, "n", "n", "n")
-        await until(pilot, lambda: app.snap.step == s0 + 3, 2, "three single steps")
+        await until(pilot, lambda: app.snap.step == s0 + 3, 20, "three single steps")
         assert "PAUSED" in bar(app)
         await press(pilot, "r")
-        await until(pilot, lambda: app.snap.step == 0, 2, "reset to step 0")
+        await until(pilot, lambda: app.snap.step == 0, 20, "reset to step 0")
         await press(pilot, "space")
-        await until(pilot, lambda: app.snap.status == "running" and app.snap.step > 0, 2, "resumed")
+        await until(pilot, lambda: app.snap.status == "running" and app.snap.step > 0, 20, "resumed")
 
 
 async def test_quit_is_prompt_and_stops_the_trainer():
@@ -121,8 +119,8 @@ async def test_quit_is_prompt_and_stops_the_trainer():
         worker = next(w for w in app.workers if w.name == "trainer")
         t0 = time.monotonic()
         await press(pilot, "q")
-    assert time.monotonic() - t0 < 1.5
-    assert app.trainer_done.wait(1.0), "trainer thread still running 1 s after quit"
+    assert time.monotonic() - t0 < 20  # a hang, not a speed target (those live in gradtui bench)
+    assert app.trainer_done.wait(20), "trainer thread still running 20 s after quit"
     assert worker.is_finished
     steps = app.trainer.step_count
     time.sleep(0.2)
@@ -186,8 +184,21 @@ async def test_preset_picker_loads_a_preset():
 
         assert isinstance(app.screen, PresetPicker)
         app.screen.dismiss("relu-he")
-        await until(pilot, lambda: app.trainer.cfg.name == "relu-he", 3, "preset applied")
-        await until(pilot, lambda: "relu-he" in bar(app) and "a:relu" in bar(app), 2, "status shows preset")
+        await until(pilot, lambda: app.trainer.cfg.name == "relu-he", 20, "preset applied")
+        await until(pilot, lambda: "relu-he" in bar(app) and "a:relu" in bar(app), 20, "status shows preset")
+
+
+async def test_a_preset_too_big_for_the_memory_is_refused_not_loaded(tmp_path, monkeypatch):
+    import gradtui.memory as M
+
+    monkeypatch.setattr(M, "available_bytes", lambda: 10 * 2**20)  # 10 MiB: nothing fits
+    app = GradApp(SMALL)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: running(app), what="running")
+        app.load_preset("relu-he")
+        await pilot.pause(0.2)
+        assert app.trainer.cfg.name == "tiny" and app.intent.name == "tiny"
+        assert any("memory" in str(n.message) for n in app._notifications)
 
 
 # ------------------------------------------------------------------ widget helpers (no app)
@@ -241,8 +252,8 @@ async def test_panel_and_log_toggles_and_dataset_cycle():
         assert not app.query_one(LossPlot).log_y
         await pilot.pause(0.6)  # at least one linear redraw
         await press(pilot, "d")
-        await until(pilot, lambda: app.trainer.cfg.dataset != SMALL.dataset, 2, "dataset cycled")
-        await until(pilot, lambda: f"d:{app.trainer.cfg.dataset}" in bar(app), 2, "status shows dataset")
+        await until(pilot, lambda: app.trainer.cfg.dataset != SMALL.dataset, 20, "dataset cycled")
+        await until(pilot, lambda: f"d:{app.trainer.cfg.dataset}" in bar(app), 20, "status shows dataset")
         assert app.is_running
 
 
@@ -259,20 +270,20 @@ def test_save_screenshot_is_deterministic_and_hides_wallclock(tmp_path):
 
 class SlowCompile(Trainer):
     def warm_up(self) -> float:  # a cold numba compile cannot be interrupted
-        time.sleep(5)
-        return 5.0
+        time.sleep(30)
+        return 30.0
 
 
 async def test_quit_during_compile_is_prompt():
     app = GradApp(SMALL, trainer=SlowCompile(SMALL))
     t0 = time.monotonic()
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: app.snap is not None, 5, "compiling snapshot")
+        await until(pilot, lambda: app.snap is not None, 20, "compiling snapshot")
         assert app.snap.status == "compiling" and "COMPILING" in bar(app)
         assert "no steps yet" in "".join(s.text for s in app.query_one(GradRows).render_line(0))
         await press(pilot, "q")
-    assert app.trainer_done.wait(1.0)
-    assert time.monotonic() - t0 < 3.0
+    assert app.trainer_done.wait(20)
+    assert time.monotonic() - t0 < 20, "quit waited for the 30 s compile"
 
 
 def test_readme_key_table_lists_every_binding():
@@ -331,7 +342,7 @@ async def test_snapshots_while_help_is_open_and_during_quit():
         await until(pilot, lambda: running(app), what="running")
         app.push_screen(HelpScreen())
         s0 = app.snap.step
-        await until(pilot, lambda: app.snap.step > s0, 5, "snapshots while help is open")
+        await until(pilot, lambda: app.snap.step > s0, 20, "snapshots while help is open")
         assert "RUNNING" in bar(app)
         await press(pilot, "q")
     assert app.trainer_done.wait(5.0)

@@ -73,7 +73,7 @@ def test_dashboard_ends_cleanly(tmp_path, sig):
             os.write(fd, sig)  # a keystroke, as the terminal sends it
         else:
             os.kill(pid, sig)
-        code = wait_exit(pid, fd, 5, buf)
+        code = wait_exit(pid, fd, 20, buf)
         elapsed = time.monotonic() - t0
     finally:
         if code is None:  # still running (or never signalled): do not leave it behind
@@ -81,7 +81,7 @@ def test_dashboard_ends_cleanly(tmp_path, sig):
             os.waitpid(pid, 0)
         os.close(fd)
     assert code == 0, f"exit status {code}"
-    assert elapsed < 3, f"took {elapsed:.1f} s to exit"
+    assert elapsed < 15, f"took {elapsed:.1f} s to exit"  # a hang, not a speed target
     assert b"\x1b[?1049l" in buf[mark:], "the alternate screen was not left: terminal not restored"
     lines = [json.loads(x) for x in rec.read_text().splitlines()]
     assert lines[0]["format"] == "gradtui-session/1"
