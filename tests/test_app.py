@@ -17,27 +17,11 @@ from gradtui.stats import Snapshot
 from gradtui.trainer import Trainer
 from gradtui.widgets import GradRows, StatusBar
 from gradtui.widgets import regime as R
+from pilot_helpers import press, until
 
 SMALL = Config(name="tiny", depth=3, width=8, n_samples=200, batch_size=16, activation="sigmoid",
                init="xavier_normal", lr=0.1)
 ACTS = list(ACTIVATIONS)
-
-
-async def until(pilot, cond, timeout: float = 60.0, what: str = "") -> None:
-    """Let the app run until ``cond()`` holds (the first start may compile kernels)."""
-    t0 = time.monotonic()
-    while not cond():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        await pilot.pause(0.02)
-
-
-async def press(pilot, *keys: str) -> None:
-    """Press keys without pilot.press's wait-for-idle: with a trainer thread busy the process
-    is never idle, and pilot.press would wait ~2 s per key."""
-    for k in keys:
-        pilot.app.simulate_key(k)
-    await pilot.pause(0)
 
 
 def running(app: GradApp) -> bool:

@@ -13,6 +13,7 @@ from gradtui.app import GradApp
 from gradtui.config import Config
 from gradtui.trainer import Command, Trainer
 from gradtui.widgets import StatusBar
+from pilot_helpers import until
 
 SMALL = Config(name="tiny", depth=3, width=8, n_samples=200, batch_size=16, activation="sigmoid",
                init="xavier_normal", lr=0.1)
@@ -83,14 +84,6 @@ def test_headless_says_when_steps_are_slow(monkeypatch, capsys):
     monkeypatch.setattr(trainer_mod, "TYPICAL_FLOPS", 1e15)
     assert main(["--preset", "relu-he", "--headless", "--steps", "3"]) == 0
     assert "big network" not in capsys.readouterr().err
-
-
-async def until(pilot, cond, timeout: float = 60.0, what: str = "") -> None:
-    t0 = time.monotonic()
-    while not cond():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"timed out waiting for {what or cond}")
-        await pilot.pause(0.02)
 
 
 async def test_dashboard_status_says_when_steps_are_slow(monkeypatch):
