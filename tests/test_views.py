@@ -182,6 +182,11 @@ def test_status_bar_uses_the_one_format():
     assert re.search(r"loss \d\.\d\d?\b", text)
 
 
+def test_status_bar_before_the_first_step_says_no_loss_not_nan():
+    text = status_text(Trainer(SMALL).snapshot()).plain
+    assert "loss –" in text and "nan" not in text
+
+
 async def test_diverged_row_says_last_and_keeps_the_tag_apart():
     """3.61e+118 used to run into the tag: '3.61e+118NaN/inf'."""
     snap = snapshot_after(load_preset("relu-he"), 20)

@@ -45,8 +45,11 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
         t.append(f" step {snap.step:,}", "bold")
         if not hide_wallclock and st == "running":
             t.append(f"  {snap.steps_per_sec:,.0f} steps/s", "dim")
-        loss = snap.latest("loss")
-        t.append(f"  loss {num(loss, 3)}", "" if math.isfinite(loss) else "red")
+        if len(snap.steps) == 0:  # a fresh start: nothing measured yet (not a NaN loss)
+            t.append("  loss –", "dim")
+        else:
+            loss = snap.latest("loss")
+            t.append(f"  loss {num(loss, 3)}", "" if math.isfinite(loss) else "red")
         if snap.task == "classify":
             t.append(f"  test acc {_pct(snap.last_finite('test_acc'))}")
         if st == "diverged":
