@@ -27,6 +27,7 @@ from gradtui.config import Config
 from gradtui.data import DATASETS
 from gradtui.initializers import INITIALIZERS
 from gradtui.optimizers import CLIPPING, OPTIMIZERS
+from gradtui.outputs import OutputError
 from gradtui.stats import Snapshot
 from gradtui.trainer import Command, Runner, Trainer
 from gradtui.watchdog import Watchdog, no_terminal
@@ -320,11 +321,15 @@ def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
 
         recorder = Recorder(record, app.trainer)
     closing = threading.Lock()
+    close_errors: list[Exception] = []  # kept for the main thread, whichever thread closed
 
     def close_files() -> None:  # from the main thread or the watchdog's, whichever comes first
         with closing:
             if recorder is not None:
-                recorder.close()
+                try:
+                    recorder.close()
+                except OutputError as e:  # the record was cut (disk full): say so on the way out
+                    close_errors.append(e)
 
     app.watchdog = Watchdog(stop=app._stop.set, stopped=app.trainer_done, close=close_files,
                             request_exit=lambda: app.exit() if app.is_running else None,
@@ -336,7 +341,10 @@ def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
         if recorder is not None:
             app.trainer_done.wait(2.0)  # the trainer thread stops within a step
         close_files()
-        app.watchdog.uninstall(1 if app.error else app.return_code or 0)
+        app.watchdog.uninstall(1 if app.error or close_errors else app.return_code or 0)
+    if close_errors:
+        print(f"gradtui: error: {close_errors[0]}", file=sys.stderr)
+        return 1
     if app.error:
         print(f"gradtui: the trainer crashed: {app.error}\n{app.error_tb}", file=sys.stderr)
         return 1
@@ -418,7 +426,8 @@ def save_screenshot(cfg: Config, steps: int, size: tuple[int, int], path: str) -
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(svg[0])
-        os.chmod(tmp, 0o666 & ~_umask())
+        # a new file gets the usual mode; a file replaced keeps its own (a 0600 one stays 0600)
+        os.chmod(tmp, os.stat(real).st_mode & 0o7777 if os.path.exists(real) else 0o666 & ~_umask())
         os.replace(tmp, real)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -289,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(e))
     except OutputError as e:  # a write failed while running (disk full, I/O error)
         return _fail(str(e), 1)
+    except MemoryError:  # what the estimate could not see coming, e.g. a ulimit -v
+        return _fail("out of memory: this configuration needs more than the process may have "
+                     "(a ulimit -v?); reduce width, depth, batch_size or n_samples")
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `gradtui --list-presets | head -1`

@@ -68,8 +68,8 @@ def work_shape(nb: int, sizes) -> tuple[int, int]:
 
 def scratch_shape(nb: int, sizes) -> tuple[int, int]:
     """Shape of the float64 ``scratch``: activate()'s two rows of exponentials (_ABLK each, or a
-    layer's block) and, past _ABLK in row 0, four per-column accumulators of the widest layer."""
-    return 2, max(nb * max(sizes), _ABLK + 4 * max(sizes))
+    layer's block) and, past _ABLK in row 0, three per-column accumulators of the widest layer."""
+    return 2, max(nb * max(sizes), _ABLK + 3 * max(sizes))
 
 
 # per-layer statistics columns (documented in gradtui.stats)
@@ -647,7 +647,7 @@ def _linear(h, w, b, z):
 def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running, lstats, scratch):
     """Training-mode forward of a batch ``xb (nb, d_in)``; fills ``work`` and the activation
     statistics of ``lstats (n_layers, N_LSTATS)``. Returns the logits as an (nb, d_out) view.
-    ``scratch``: float64 (2, nb * max_width)."""
+    ``scratch``: float64 of ``scratch_shape`` (exponentials, then per-column accumulators)."""
     nb = xb.shape[0]
     n_layers = geo.shape[0]
     act = icfg[I_ACT]
@@ -777,7 +777,7 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats, scratch):
         else:  # output layer: gz was set by the loss
             dsq = _colsum_sq(gzf, gb, scratch, nb, fo, stats)
         if stats:
-            lstats[l, L_DELTA_NORM] = math.sqrt(dsq)
+            lstats[l, L_DELTA_NORM] = _norm(gzf, dsq)
         hin = xb if l == 0 else _block(work[W_A], nb, geo[l - 1, G_UOFF], fi).reshape(nb, fi)
         np.dot(hin.T, gz, gw)  # (fi, nb) @ (nb, fo)
         gwf = grad[p: p + fi * fo]
@@ -787,7 +787,7 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats, scratch):
         pen = l1 != 0.0 or l2 != 0.0
         if stats and pen:  # the data-loss gradient, before the penalty joins it
             sq, sa = _norms2(gw, _acc(scratch, 2, fo), True)
-            lstats[l, L_GRAD_NORM] = math.sqrt(sq)
+            lstats[l, L_GRAD_NORM] = _norm(gwf, sq)
             lstats[l, L_GRAD_MEAN_ABS] = sa / gwf.shape[0]
         if pen:
             for k in range(gwf.shape[0]):
@@ -797,7 +797,7 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats, scratch):
         wsq, sa = _norms2(gw, _acc(scratch, 2, fo), stats and not pen)
         gsq += wsq + _sum_sq(grad[p + fi * fo: geo[l, G_PEND]])
         if stats and not pen:
-            lstats[l, L_GRAD_NORM] = math.sqrt(wsq)
+            lstats[l, L_GRAD_NORM] = _norm(gwf, wsq)
             lstats[l, L_GRAD_MEAN_ABS] = sa / gwf.shape[0]
         # plain SGD's update statistics need |W|^2 and |dW|^2 = (lr * clip factor)^2 |grad W|^2:
         # both are at hand here, so apply_update need not measure (see its ``gscale``)

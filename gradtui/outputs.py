@@ -15,6 +15,7 @@ import contextlib
 import errno
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import IO, Sequence
 
@@ -34,9 +35,15 @@ class LineFile:
             raise OutputError(f"{path}: cannot open for writing ({e.strerror or e})") from None
         self._good = 0  # bytes of complete lines on disk
         self._error: OutputError | None = None
+        # the trainer thread writes (a command recorded) while the watchdog may close: one at a time
+        self._lock = threading.RLock()
 
     def write(self, text: str) -> None:
         """Write ``text`` (complete lines) entirely, or cut the file back to before it and raise."""
+        with self._lock:
+            self._write(text)
+
+    def _write(self, text: str) -> None:
         if self._f is None:
             raise self._error or OutputError(f"{self.path}: write after close")
         data = text.encode("utf-8")
@@ -69,6 +76,10 @@ class LineFile:
         return self._f is None
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._f is not None:
             f, self._f = self._f, None
             try:

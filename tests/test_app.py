@@ -252,6 +252,18 @@ def test_save_screenshot_is_deterministic_and_hides_wallclock(tmp_path):
     assert "step&#160;120" in svg and "steps/s" not in svg
 
 
+def test_save_screenshot_over_a_private_file_keeps_it_private(tmp_path):
+    import os
+
+    from gradtui.app import save_screenshot
+
+    out = tmp_path / "shot.svg"
+    out.write_text("old")
+    out.chmod(0o600)
+    save_screenshot(SMALL, 20, (80, 24), str(out))
+    assert out.read_text().startswith("<svg") and (os.stat(out).st_mode & 0o777) == 0o600
+
+
 class SlowCompile(Trainer):
     def warm_up(self) -> float:  # a cold numba compile cannot be interrupted
         time.sleep(30)

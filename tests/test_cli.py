@@ -231,3 +231,18 @@ def test_relu_he_learns_the_spiral():
         tr.run_steps(3000 - tr.step_count)
     _, glob, _ = tr.ring.last(100)
     assert np.mean(glob[:, GLOBAL_COL["train_acc"]]) >= 0.9
+
+
+def test_a_memory_error_the_estimate_missed_is_one_line(monkeypatch, capsys, tmp_path):
+    """A ulimit -v (RLIMIT_AS) is not in MemAvailable: the allocation itself fails."""
+    import gradtui.trainer as T
+
+    def no_memory(self, *a, **k):
+        raise MemoryError
+
+    monkeypatch.setattr(T.Trainer, "_build", no_memory)
+    out = tmp_path / "run.jsonl"
+    assert main(["--preset", "relu-he", "--headless", "--steps", "5", "--export", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gradtui: error: out of memory")
+    assert not out.exists()

@@ -245,6 +245,8 @@ def test_float64_gradient_norm_past_1e154_is_finite_not_diverged(quiet):
     tr.run_steps(1)
     glob = tr.ring.glob[0]
     assert 1e154 < glob[K.S_GRAD_NORM] < math.inf
+    layers = tr.ring.layers[0]
+    assert np.all(np.isfinite(layers[:, K.L_GRAD_NORM])) and np.all(np.isfinite(layers[:, K.L_DELTA_NORM]))
     assert math.isfinite(glob[K.S_LOSS])
     assert glob[K.S_STATUS] == K.STATUS_OK
 

@@ -24,7 +24,7 @@ def test_estimate_is_within_1_5x_of_what_a_run_allocates(cfg, quiet):
     tracemalloc.start()
     try:
         tr = Trainer(cfg)
-        tr.run_steps(64)
+        tr.run_steps(1)  # the allocation peak is there after one step
         tr.ring.count = tr.ring.capacity  # copies as large as after a long run
         copies = [tr.ring.last(tr.ring.capacity)] + [tr.snapshot(1024) for _ in range(4)]
         tr.boundary()

@@ -32,7 +32,8 @@ def timed(cfg: Config) -> Trainer:
 
 def test_rebuild_into_a_big_net_does_not_reuse_the_small_nets_timing():
     tr = timed(SMALL)
-    assert tr.chunk_size(0.05) > 50  # a small net: many steps per kernel call
+    tr._sec_per_step = 1e-5  # a small net's timing (set, not measured: a busy machine moves it)
+    assert tr.chunk_size(0.05) > 50  # many steps per kernel call
     tr.submit(Command("preset", BIG))
     tr.apply_pending()
     assert tr.chunk_size(0.05) == 1  # not 0.05 s / (a SMALL step's time) of BIG steps
@@ -110,11 +111,11 @@ async def test_quit_after_switching_to_a_big_net_is_prompt():
         await until(pilot, lambda: app.snap is not None and app.snap.step > 100, what="small net running")
         app.submit(Command("preset", big), big)
         await until(pilot, lambda: app.trainer.cfg.name == "big", 10, "big net applied")
-        t0 = time.monotonic()
+        steps_at_quit = app.trainer.total_steps
         app.simulate_key("q")
         await pilot.pause(0)
     assert app.trainer_done.wait(120)
-    elapsed = time.monotonic() - t0
-    # the new code stops after ~1-3 steps (the current chunk, the decision boundary); the old one
-    # ran 100-2048 big steps in that chunk
-    assert elapsed < 2.0 + 10 * step, f"quit took {elapsed:.1f} s, one step {step:.3f} s"
+    # the new code stops after the chunk it is in (a few big steps); the old one ran 100-2048 big
+    # steps in that chunk. Counted in steps, not seconds: a busy machine stretches seconds.
+    ran = app.trainer.total_steps - steps_at_quit
+    assert ran <= 8, f"{ran} big steps ran after q (one step {step:.3f} s)"
