@@ -27,7 +27,6 @@ short interleaved pairs timed in the thread's CPU time; reports the median of
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from gradtui.activations import ACTIVATIONS
 from gradtui.data import DATASETS

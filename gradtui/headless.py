@@ -9,7 +9,6 @@ between chunks: every step run is exported before the summary is printed.
 from __future__ import annotations
 
 import contextlib
-import math
 import signal
 import threading
 import time
@@ -18,23 +17,12 @@ from typing import Iterator
 import numpy as np
 
 from gradtui import __version__
+from gradtui.numfmt import num, pct
 from gradtui.outputs import OutputError, emit, note
 
 ACC_WINDOW = 100  # train accuracy is the mean over this many last steps
 CHUNK_SECONDS = 0.05  # work per kernel call: the stop flag is read this often
 STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
-
-
-def _sci(x: float) -> str:
-    return "-" if not math.isfinite(x) else f"{x:.2e}"
-
-
-def _pct(x: float) -> str:
-    return "-" if not math.isfinite(x) else f"{100 * x:.1f}%"
-
-
-def _fix(x: float, digits: int = 4) -> str:
-    return "n/a" if not math.isfinite(x) else f"{x:.{digits}f}"
 
 
 def _last_finite(col: np.ndarray) -> float:
@@ -56,9 +44,9 @@ def summary(trainer) -> str:
         lines += [hdr, "-" * len(hdr)]
         for i, name in enumerate(trainer.layer_names):
             row = layers[k, i]
-            lines.append(f"{name:<6} {_sci(row[LAYER_COL['grad_norm']]):>10} "
-                         f"{_sci(row[LAYER_COL['update_ratio']]):>12} "
-                         f"{_pct(row[LAYER_COL['saturated']]):>9} {_pct(row[LAYER_COL['dead']]):>7}")
+            lines.append(f"{name:<6} {num(row[LAYER_COL['grad_norm']]):>10} "
+                         f"{num(row[LAYER_COL['update_ratio']]):>12} "
+                         f"{pct(row[LAYER_COL['saturated']]):>9} {pct(row[LAYER_COL['dead']]):>7}")
         loss = float(glob[k, GLOBAL_COL["loss"]])
     else:
         loss = float("nan")
@@ -72,9 +60,9 @@ def summary(trainer) -> str:
     since = "" if trainer.step_count == trainer.total_steps else \
         f" ({trainer.step_count} since the last reset/rebuild)"
     lines.append(f"steps: {trainer.total_steps}{since}  status: {status}")
-    lines.append(f"final loss: {_fix(loss, 6) if abs(loss) < 1e6 else _sci(loss)}")
-    lines.append(f"train acc (mean of last {min(ACC_WINDOW, len(recent))} steps): {_fix(acc)}")
-    lines.append(f"last test acc: {_fix(test)}  (test loss {_fix(tloss)})")
+    lines.append(f"final loss: {num(loss, 4)}")  # the dashboard's format, with more digits
+    lines.append(f"train acc (mean of last {min(ACC_WINDOW, len(recent))} steps): {pct(acc)}")
+    lines.append(f"last test acc: {pct(test)}  (test loss {num(tloss, 4)})")
     return "\n".join(lines)
 
 
@@ -116,10 +104,10 @@ class Progress:
         tr = self.trainer
         _, g, _ = tr.ring.last(ACC_WINDOW)
         acc = g[:, GLOBAL_COL["train_acc"]]
-        acc_s = _fix(float(np.mean(acc[np.isfinite(acc)])), 3) if np.isfinite(acc).any() else "n/a"
+        acc_s = pct(float(np.mean(acc[np.isfinite(acc)]))) if np.isfinite(acc).any() else "–"
         loss = float(g[-1, GLOBAL_COL["loss"]]) if len(g) else float("nan")
         rate = (tr.total_steps - self.last_n) / max(now - self.last_t, 1e-9)
-        note(f"step {tr.total_steps}/{self.n_steps}  loss {loss:.4g}  acc {acc_s}  "
+        note(f"step {tr.total_steps}/{self.n_steps}  loss {num(loss, 3)}  acc {acc_s}  "
              f"{rate:,.0f} steps/s  {tr.status}")
         self.last_t, self.last_n = now, tr.total_steps
 

@@ -32,13 +32,14 @@ def num(x, digits: int = 2) -> str:
     return sci
 
 
-def pct(x) -> str:
-    """A fraction as a percentage with one decimal (``12.5%``); ``–`` when not finite."""
+def pct(x, decimals: int = 1) -> str:
+    """A fraction as a percentage (``12.5%``; ``decimals`` after the point); ``–`` when not
+    finite."""
     try:
         x = float(x)
     except (TypeError, ValueError):
         return "–"
-    return f"{100 * x:.1f}%" if math.isfinite(x) else "–"
+    return f"{100 * x:.{decimals}f}%" if math.isfinite(x) else "–"
 
 
 def nums(values, digits: int = 2, max_digits: int = 6) -> list[str]:

@@ -7,7 +7,7 @@ import math
 from rich.text import Text
 from textual.widget import Widget
 
-from gradtui.numfmt import num
+from gradtui.numfmt import num, pct
 from gradtui.stats import Snapshot
 
 STATE_STYLE = {
@@ -21,10 +21,6 @@ STATE_STYLE = {
 # What recovers a diverged run: a switch alone leaves the blown-up weights (the next step diverges
 # again); r restarts from fresh weights with the switches made so far (- then r works too).
 DIVERGED_HINT = "c (clip), then r (restart)"
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.0f}%" if math.isfinite(x) else "–"
 
 
 def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str = "") -> Text:
@@ -51,7 +47,7 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
             loss = snap.latest("loss")
             t.append(f"  loss {num(loss, 3)}", "" if math.isfinite(loss) else "red")
         if snap.task == "classify":
-            t.append(f"  test acc {_pct(snap.last_finite('test_acc'))}")
+            t.append(f"  test acc {pct(snap.last_finite('test_acc'), 0)}")
         if st == "diverged":
             t.append(f"  {DIVERGED_HINT}", "bold red")
         elif st == "paused":
