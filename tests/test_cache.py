@@ -214,7 +214,16 @@ def test_planted_fallback_is_rejected_for_a_real_other_user(request):
     planted.mkdir()
     os.chmod(planted, 0o777)
     env = {"PATH": os.environ.get("PATH", ""), "HOME": "/nonexistent", "TMPDIR": str(tmp)}
-    p = subprocess.run(cmd + ["-c", PROBE, str(ROOT)], env=env, capture_output=True, text=True, timeout=120)
+    # nobody may not be able to read this checkout (a fresh clone in a 0700 temp dir): give it a
+    # root-owned, read-only copy of the two modules the probe imports
+    src = Path(tempfile.mkdtemp(prefix="gradtui-probe-"))
+    request.addfinalizer(lambda: shutil.rmtree(src, ignore_errors=True))
+    (src / "gradtui").mkdir()
+    for name in ("__init__.py", "numba_cache.py"):
+        shutil.copy(ROOT / "gradtui" / name, src / "gradtui" / name)
+    for d in (src, src / "gradtui"):
+        os.chmod(d, 0o755)
+    p = subprocess.run(cmd + ["-c", PROBE, str(src)], env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     got, uid, mode = p.stdout.split()
     assert Path(got) != planted and Path(got).parent == tmp  # a private per-process dir instead
@@ -223,7 +232,7 @@ def test_planted_fallback_is_rejected_for_a_real_other_user(request):
     # with the planted directory gone, nobody creates a private one, and the next run reuses it
     shutil.rmtree(planted)
     for _ in range(2):
-        p = subprocess.run(cmd + ["-c", PROBE, str(ROOT)], env=env, capture_output=True, text=True, timeout=120)
+        p = subprocess.run(cmd + ["-c", PROBE, str(src)], env=env, capture_output=True, text=True, timeout=120)
         assert p.returncode == 0, p.stderr
         assert p.stdout.split() == [str(planted), str(OTHER_UID), oct(stat.S_IFDIR | 0o700)]
 
