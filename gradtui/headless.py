@@ -9,6 +9,7 @@ between chunks: every step run is exported before the summary is printed.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -117,22 +118,30 @@ def _open_outputs(trainer, args, stack: contextlib.ExitStack):
     from gradtui.cli import UsageError
 
     pump = recorder = None
-    if args.export:
-        from gradtui.export import ExportPump, open_exporter
-        try:
-            exporter = open_exporter(args.export, trainer.layer_names)
-        except OutputError as e:  # before any step: bad input, exit 2
-            raise UsageError(f"--export {e}") from None
-        stack.callback(exporter.close)
-        pump = ExportPump(trainer, exporter)
-        stack.callback(pump.pump)  # runs first: the last rows, then close
-    if args.record:
-        from gradtui.session import Recorder
-        try:
-            recorder = Recorder(args.record, trainer)
-        except OutputError as e:
-            raise UsageError(f"--record {e}") from None
-        stack.callback(recorder.close)
+    created = [p for p in (args.export, args.record) if p and not os.path.lexists(p)]
+    try:
+        if args.export:
+            from gradtui.export import ExportPump, open_exporter
+            try:
+                exporter = open_exporter(args.export, trainer.layer_names)
+            except OutputError as e:  # before any step: bad input, exit 2
+                raise UsageError(f"--export {e}") from None
+            stack.callback(exporter.close)
+            pump = ExportPump(trainer, exporter)
+            stack.callback(pump.pump)  # runs first: the last rows, then close
+        if args.record:
+            from gradtui.session import Recorder
+            try:
+                recorder = Recorder(args.record, trainer)
+            except OutputError as e:
+                raise UsageError(f"--record {e}") from None
+            stack.callback(recorder.close)
+    except UsageError:  # exit 2 leaves no file behind: remove what this call created
+        stack.close()
+        for path in created:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+        raise
     return pump, recorder
 
 

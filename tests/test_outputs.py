@@ -90,6 +90,18 @@ def test_output_file_on_a_full_disk_is_one_line(tmp_path, what):
 
 
 @has_dev_full
+def test_a_record_that_cannot_start_leaves_no_export_behind(tmp_path):
+    """The export opens first; when the session header then fails (a full disk), exit 2 must not
+    leave an empty export behind (exit 2 promises that no file is written)."""
+    link = tmp_path / "full.jsonl"
+    link.symlink_to("/dev/full")
+    out = tmp_path / "run.csv"
+    p = gradtui([*SMALL, "--headless", "--steps", "20", "--export", str(out), "--record", str(link)])
+    assert p.returncode == 2 and one_error_line(p.stderr), p.stderr
+    assert not out.exists()
+
+
+@has_dev_full
 def test_screenshot_on_a_full_disk_is_one_line(tmp_path):
     link = tmp_path / "full.svg"
     link.symlink_to("/dev/full")
