@@ -594,11 +594,17 @@ def main(argv: list[str]) -> int:
     plan = QUICK if args.quick else FULL
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else (lambda s: None)
     report = run(plan, log)
-    print(render(report))
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=2)
-        print(f"JSON written to {args.json}")
+    from gradtui.outputs import LineFile, OutputError, emit
+
+    try:
+        emit(render(report))
+        if args.json:  # whole or cut back to nothing: LineFile writes complete text or none
+            out = LineFile(args.json)
+            out.write(json.dumps(report, indent=2) + "\n")
+            out.close()
+            emit(f"JSON written to {args.json}")
+    except OutputError as e:  # a full disk after minutes of measuring: one line, exit 1
+        return _fail(str(e), 1)
     return 0
 
 

@@ -202,3 +202,20 @@ def test_screenshot_history_is_bounded():
         sizes.append(sum(len(s.steps) for s in snaps))
         assert snaps[-1].step == steps and snaps[-1].boundary is not None
     assert sizes[0] == 20 * 64 and sizes[1] <= History().cap + 64  # 120 windows kept in <= cap rows
+
+
+@has_dev_full
+def test_bench_json_on_a_full_disk_is_one_line(tmp_path, monkeypatch, capsys):
+    """After minutes of measuring, a full disk was a traceback (and a cut JSON file)."""
+    import gradtui.bench as B
+
+    monkeypatch.setattr(B, "run", lambda plan, log: {"rows": []})
+    monkeypatch.setattr(B, "render", lambda report: "table")
+    link = tmp_path / "bench.json"
+    link.symlink_to("/dev/full")
+    assert B.main(["--quick", "--json", str(link)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gradtui: error:"), err
+    good = tmp_path / "ok.json"
+    assert B.main(["--quick", "--json", str(good)]) == 0
+    assert json.loads(good.read_text()) == {"rows": []}
