@@ -37,6 +37,9 @@ _NUMERIC_KINDS = ("set", "reinit", "preset", "reset")
 _ALL_KINDS = _NUMERIC_KINDS + ("pause", "resume", "toggle_pause", "step")
 
 
+MAX_STEP = 10**12  # the largest step a session may name (as schedule_steps): ~3 years at 10^4/s
+
+
 class SessionError(ValueError):
     """A session file that cannot be replayed; the message is one line."""
 
@@ -196,12 +199,13 @@ def load_session(path: str | Path) -> Session:
     for n, obj in records[1:]:
         if "end" in obj:
             end = obj["end"]
-            if not isinstance(end, int) or isinstance(end, bool) or end < last_at:
+            if not isinstance(end, int) or isinstance(end, bool) or not last_at <= end <= MAX_STEP:
                 raise SessionError(f"{p}:{n}: bad end step {end!r}")
             continue
         at, kind = obj.get("at"), obj.get("kind")
-        if not isinstance(at, int) or isinstance(at, bool) or at < last_at:
-            raise SessionError(f"{p}:{n}: 'at' must be a step number, not before the previous one")
+        if not isinstance(at, int) or isinstance(at, bool) or not last_at <= at <= MAX_STEP:
+            raise SessionError(f"{p}:{n}: 'at' must be a step number up to {MAX_STEP:.0e}, "
+                               "not before the previous one")
         if kind not in _ALL_KINDS:
             raise SessionError(f"{p}:{n}: unknown command kind {kind!r}")
         cmd = _decode(kind, obj.get("value"), f"{p}:{n}")

@@ -74,6 +74,9 @@ def test_session_file_is_readable_json_lines(tmp_path):
     ('{"format": "gradtui-session/1", "config": {}}\n{"at": 5, "kind": "set", "value": {"lr": -1}}\n', "lr"),
     ('{"format": "gradtui-session/1", "config": {}}\n{"at": 9, "kind": "reset"}\n{"at": 2, "kind": "reset"}\n',
      "not before"),
+    ('{"format": "gradtui-session/1", "config": {}}\n{"at": 1' + "0" * 400 + ', "kind": "reset"}\n',
+     "up to 1e+12"),  # a replay that would never end
+    ('{"format": "gradtui-session/1", "config": {}}\n{"end": 10000000000000}\n', "bad end step"),
 ])
 def test_bad_session_files_fail_with_one_line(tmp_path, content, fragment):
     path = tmp_path / "bad.jsonl"
