@@ -26,14 +26,9 @@ CHUNK_SECONDS = 0.05  # work per kernel call: the stop flag is read this often
 STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
 
 
-def _last_finite(col: np.ndarray) -> float:
-    ok = np.isfinite(col)
-    return float(col[ok][-1]) if ok.any() else float("nan")
-
-
 def summary(trainer) -> str:
     """The per-layer table and final figures printed after a headless run."""
-    from gradtui.stats import GLOBAL_COL, LAYER_COL, STATUS_NAMES
+    from gradtui.stats import GLOBAL_COL, LAYER_COL, STATUS_NAMES, finite_mean, last_finite
 
     steps, glob, layers = trainer.ring.last(max(ACC_WINDOW, trainer.cfg.eval_every + 1))
     ok = np.flatnonzero(glob[:, GLOBAL_COL["status"]] == 0)
@@ -53,10 +48,9 @@ def summary(trainer) -> str:
         loss = float("nan")
         lines.append("no finite step to summarise")
     recent = glob[-ACC_WINDOW:]
-    acc = recent[:, GLOBAL_COL["train_acc"]]
-    acc = float(np.mean(acc[np.isfinite(acc)])) if np.isfinite(acc).any() else float("nan")
-    test = _last_finite(glob[:, GLOBAL_COL["test_acc"]])
-    tloss = _last_finite(glob[:, GLOBAL_COL["test_loss"]])
+    acc = finite_mean(recent[:, GLOBAL_COL["train_acc"]])
+    test = last_finite(glob[:, GLOBAL_COL["test_acc"]])
+    tloss = last_finite(glob[:, GLOBAL_COL["test_loss"]])
     status = STATUS_NAMES.get(int(glob[-1, GLOBAL_COL["status"]]), "?") if len(glob) else "ok"
     since = "" if trainer.step_count == trainer.total_steps else \
         f" ({trainer.step_count} since the last reset/rebuild)"
@@ -100,12 +94,12 @@ class Progress:
         now = time.perf_counter()
         if now - self.last_t < self.every:
             return
-        from gradtui.stats import GLOBAL_COL
+        from gradtui.stats import GLOBAL_COL, finite_mean
 
         tr = self.trainer
         _, g, _ = tr.ring.last(ACC_WINDOW)
         acc = g[:, GLOBAL_COL["train_acc"]]
-        acc_s = pct(float(np.mean(acc[np.isfinite(acc)]))) if np.isfinite(acc).any() else "–"
+        acc_s = pct(finite_mean(acc))  # (pct of NaN is "–")
         loss = float(g[-1, GLOBAL_COL["loss"]]) if len(g) else float("nan")
         rate = (tr.total_steps - self.last_n) / max(now - self.last_t, 1e-9)
         note(f"step {tr.total_steps}/{self.n_steps}  loss {num(loss, 3)}  acc {acc_s}  "

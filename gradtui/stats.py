@@ -17,6 +17,18 @@ from gradtui import regimes
 from gradtui.config import Config
 
 
+def last_finite(values: np.ndarray) -> float:
+    """The newest finite value of a series (NaN when there is none)."""
+    ok = np.flatnonzero(np.isfinite(values))
+    return float(values[ok[-1]]) if len(ok) else float("nan")
+
+
+def finite_mean(values: np.ndarray) -> float:
+    """The mean of a series' finite values (NaN when there is none)."""
+    ok = np.isfinite(values)
+    return float(np.mean(values[ok])) if ok.any() else float("nan")
+
+
 @dataclass(frozen=True)
 class Stat:
     name: str
@@ -181,6 +193,4 @@ class Snapshot:
 
     def last_finite(self, name: str) -> float:
         """Newest finite value of a global statistic (test accuracy is only set every k steps)."""
-        s = self.global_series(name)
-        ok = np.flatnonzero(np.isfinite(s))
-        return float(s[ok[-1]]) if len(ok) else float("nan")
+        return last_finite(self.global_series(name))
