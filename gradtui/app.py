@@ -7,7 +7,6 @@ kept). Every key becomes a :class:`Command`; what the widgets show comes from th
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import traceback
 from typing import Iterable
@@ -27,7 +26,7 @@ from gradtui.config import Config
 from gradtui.data import DATASETS
 from gradtui.initializers import INITIALIZERS
 from gradtui.optimizers import CLIPPING, OPTIMIZERS
-from gradtui.outputs import OutputError
+from gradtui.outputs import OutputError, write_whole
 from gradtui.stats import Snapshot
 from gradtui.trainer import Command, Runner, Trainer
 from gradtui.watchdog import Watchdog, no_terminal
@@ -399,10 +398,7 @@ def static_app(cfg: Config, steps: int) -> GradApp:
 def save_screenshot(cfg: Config, steps: int, size: tuple[int, int], path: str) -> None:
     """Render the dashboard after exactly ``steps`` steps, headless, to an SVG at ``path``.
     The file appears whole or not at all (written beside its target, then renamed); a write
-    error raises OSError."""
-    import os
-    import tempfile
-
+    error raises OSError (``outputs.write_whole``)."""
     app = static_app(cfg, steps)
     svg: list[str] = []
 
@@ -417,27 +413,4 @@ def save_screenshot(cfg: Config, steps: int, size: tuple[int, int], path: str) -
     app.run(headless=True, size=size, auto_pilot=pilot)
     if not svg:
         raise OSError(f"the dashboard exited before the screenshot ({app.return_code})")
-    real = os.path.realpath(path)  # through a symlink: its target gets the picture
-    if os.path.exists(real) and not os.path.isfile(real):  # a device or FIFO: write it in place
-        with open(real, "w", encoding="utf-8") as f:
-            f.write(svg[0])
-        return
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(real), prefix=".gradtui-", suffix=".svg")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(svg[0])
-        # a new file gets the usual mode; a file replaced keeps its own (a 0600 one stays 0600)
-        os.chmod(tmp, os.stat(real).st_mode & 0o7777 if os.path.exists(real) else 0o666 & ~_umask())
-        os.replace(tmp, real)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    write_whole(path, svg[0])

@@ -594,14 +594,15 @@ def main(argv: list[str]) -> int:
     plan = QUICK if args.quick else FULL
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else (lambda s: None)
     report = run(plan, log)
-    from gradtui.outputs import LineFile, OutputError, emit
+    from gradtui.outputs import OutputError, emit, write_whole
 
     try:
         emit(render(report))
-        if args.json:  # whole or cut back to nothing: LineFile writes complete text or none
-            out = LineFile(args.json)
-            out.write(json.dumps(report, indent=2) + "\n")
-            out.close()
+        if args.json:  # whole or not at all: an older report of that name stays if this fails
+            try:
+                write_whole(args.json, json.dumps(report, indent=2) + "\n")
+            except OSError as e:
+                raise OutputError(f"--json {args.json}: write failed ({e.strerror or e})") from None
             emit(f"JSON written to {args.json}")
     except OutputError as e:  # a full disk after minutes of measuring: one line, exit 1
         return _fail(str(e), 1)

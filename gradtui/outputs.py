@@ -15,6 +15,7 @@ import contextlib
 import errno
 import os
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import IO, Sequence
@@ -86,6 +87,34 @@ class LineFile:
                 f.close()
             except OSError as e:
                 raise OutputError(f"{self.path}: close failed ({e.strerror or e})") from None
+
+
+def write_whole(path: str, text: str) -> None:
+    """Write a whole document (an SVG, a JSON report): it appears whole or not at all, written
+    beside its target and renamed over it (a file replaced keeps its mode); a device or FIFO is
+    written in place. A failure raises OSError and leaves any old file as it was."""
+    real = os.path.realpath(path)  # through a symlink: its target gets the picture
+    if os.path.exists(real) and not os.path.isfile(real):  # a device or FIFO: write it in place
+        with open(real, "w", encoding="utf-8") as f:
+            f.write(text)
+        return
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(real), prefix=".gradtui-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        # a new file gets the usual mode; a file replaced keeps its own (a 0600 one stays 0600)
+        os.chmod(tmp, os.stat(real).st_mode & 0o7777 if os.path.exists(real) else 0o666 & ~_umask())
+        os.replace(tmp, real)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 # ----------------------------------------------------------------------------- stdout / stderr
