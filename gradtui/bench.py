@@ -79,11 +79,6 @@ def bench_config(depth: int, width: int, batch: int, dtype: str):
                   eval_every=10**9, seed=0)
 
 
-def flops_per_step(sizes) -> float:
-    """≈ 6 · batch · Σ fan_in·fan_out (forward, input gradient, weight gradient), batch excluded."""
-    return 6.0 * sum(sizes[i] * sizes[i + 1] for i in range(len(sizes) - 1))
-
-
 def _window(run, window: float, clock=time.perf_counter) -> float:
     """Steps/s of one window of at least ``window`` seconds of ``clock``."""
     n = 0
@@ -268,6 +263,7 @@ def stats_cost(tr, plan: Plan) -> tuple[float | None, str]:
 
 # ------------------------------------------------------------------------------------ a row
 def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, torch_mod, peak1) -> dict:
+    from gradtui.mlp import flops_per_sample
     from gradtui.optimizers import schedule_lrs
     from gradtui.reference import ReferenceNet, peek_batches
     from gradtui.trainer import Trainer
@@ -321,7 +317,7 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
     g_best = max(res["gradtui"].values())  # ratios: every implementation at its better thread count
     np_best = max(res["numpy"].values())
     th_best = max(res["torch"].values()) if res["torch"] else None
-    gflops = g1 * batch * flops_per_step(sizes) / 1e9
+    gflops = g1 * batch * flops_per_sample(sizes) / 1e9
     if plan.stats_cost:
         cost, how = stats_cost(tr, plan)
     else:
@@ -334,7 +330,7 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
         "gflops": gflops, "peak_share": gflops / peak1, "stats_cost": cost, "stats_cost_method": how,
         "threads": {k: {str(t): v for t, v in d.items()} for k, d in res.items()},
         "spread": {k: {str(t): spread(r) for t, r in d.items()} for k, d in windows.items() if d},
-        "flops_per_step": batch * flops_per_step(sizes), "agree": agree,
+        "flops_per_step": batch * flops_per_sample(sizes), "agree": agree,
     }
 
 

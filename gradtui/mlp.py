@@ -20,6 +20,12 @@ from gradtui.optimizers import CLIPPING, OPTIMIZERS
 EVAL_ROWS = 512  # rows per evaluation batch (test set, decision-boundary grid)
 
 
+def flops_per_sample(sizes) -> float:
+    """Work of one training step per sample, for layer sizes ``(d_in, h_1, ..., d_out)``:
+    6 * sum(fan_in * fan_out) (forward, input gradient, weight gradient; as the benchmark counts)."""
+    return 6.0 * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+
+
 def layer_names(n_hidden: int) -> tuple[str, ...]:
     """Input side first: h01 .. hNN, then the output layer."""
     return tuple(f"h{i + 1:02d}" for i in range(n_hidden)) + ("out",)

@@ -21,7 +21,7 @@ from gradtui import kernels as K
 from gradtui import numba_cache
 from gradtui.config import Config
 from gradtui.data import Dataset, make_dataset
-from gradtui.mlp import MLP, pack_config
+from gradtui.mlp import MLP, flops_per_sample, pack_config
 from gradtui.numfmt import num
 from gradtui.optimizers import schedule_lrs
 from gradtui.stats import Boundary, Event, Snapshot, StatsRing
@@ -96,7 +96,7 @@ class Trainer:
         self.icfg, self.fcfg = pack_config(cfg, self.data.task)
         self.ring = StatsRing(self.mlp.n_layers, self.ring_capacity)
         # forward + backward + update: 6 flops per weight per sample (as the benchmark counts)
-        self.step_flops = 6.0 * cfg.batch_size * sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        self.step_flops = cfg.batch_size * flops_per_sample(sizes)
         shape = (sizes, cfg.batch_size, cfg.dtype)
         if shape != self._timed_shape:  # another network: time it afresh
             self._timed_shape, self._sec_per_step = shape, None  # (its first chunk is 1 step)
