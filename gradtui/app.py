@@ -341,9 +341,8 @@ def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
             app.trainer_done.wait(2.0)  # the trainer thread stops within a step
         close_files()
         app.watchdog.uninstall(1 if app.error or close_errors else app.return_code or 0)
-    if close_errors:
-        print(f"gradtui: error: {close_errors[0]}", file=sys.stderr)
-        return 1
+    if close_errors:  # the CLI's one error line, exit 1 (as any output that failed while running)
+        raise close_errors[0]
     if app.error:
         print(f"gradtui: the trainer crashed: {app.error}\n{app.error_tb}", file=sys.stderr)
         return 1

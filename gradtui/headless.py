@@ -149,10 +149,12 @@ def _steps_to_run(args, session, default: int) -> int:
 def run_headless(cfg, args, session=None, default_steps: int = 1000) -> int:
     """``--headless`` (optionally ``--replay``, ``--export``, ``--record``). Returns the exit code."""
     from gradtui.cli import UsageError, quiet_numerics
+    from gradtui.config import printable, shorten
     from gradtui.trainer import Trainer
 
     if session is not None and session.version and session.version != __version__:
-        note(f"gradtui: warning: the session was recorded by gradtui {session.version}; this is "
+        recorded = printable(shorten(session.version))  # from the file: no escape reaches the terminal
+        note(f"gradtui: warning: the session was recorded by gradtui {recorded}; this is "
              f"{__version__}, so the replay may differ")
     n_steps = _steps_to_run(args, session, default_steps)
     try:

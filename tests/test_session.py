@@ -279,3 +279,14 @@ def test_recorder_on_a_full_disk_keeps_complete_lines(room, full_file, quiet):
     assert data.endswith(b"\n") and len(data) <= room
     lines = [json.loads(x) for x in data.decode().splitlines()]
     assert lines[0]["format"] == "gradtui-session/1" and all("at" in x for x in lines[1:])
+
+
+def test_a_version_with_a_terminal_escape_is_shown_escaped(tmp_path, capsys):
+    """The version comes from the file: an OSC sequence there must not reach the terminal."""
+    from gradtui.cli import main
+
+    path = tmp_path / "s.jsonl"
+    path.write_text(head(r"1.0\u001b]0;owned\u0007") + '{"end": 20}\n')  # JSON escapes
+    assert main(["--headless", "--replay", str(path)]) in (0, 2)  # warned, or refused at load
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err and "\\x1b]0;owned" in err
