@@ -28,7 +28,9 @@ from gradtui.initializers import INITIALIZERS
 from gradtui.optimizers import CLIPPING, OPTIMIZERS
 from gradtui.outputs import OutputError, write_whole
 from gradtui.stats import Snapshot
-from gradtui.trainer import Command, Runner, Trainer
+from gradtui.commands import Command, LoadPreset, Reinit, Reset, SetFields, Step, TogglePause
+from gradtui.drive import Runner
+from gradtui.trainer import Trainer
 from gradtui.watchdog import Watchdog, no_terminal
 from gradtui.widgets import BoundaryMap, DepthProfile, GradRows, LossPlot, StatusBar
 
@@ -209,23 +211,21 @@ class GradApp(App[int]):
             w.show(snap)
 
     # ------------------------------------------------------------------ commands
-    def submit(self, cmd: Command, intent: Config | None = None) -> None:
-        if intent is not None:
-            self.intent = intent
+    def submit(self, cmd: Command) -> None:
+        self.intent = cmd.after(self.intent)
         self.submitted += 1
         self.trainer.submit(cmd)
 
     def _set(self, **changes) -> Config:
-        new = self.intent.replace(**changes)
-        self.submit(Command("set", changes), new)
-        return new
+        self.submit(SetFields.of(**changes))
+        return self.intent
 
     def action_activation(self, step: int = 1) -> None:
         self._set(activation=_cycle(ACTIVATIONS, self.intent.activation, step))
 
     def action_init(self) -> None:
         init = _cycle(INITIALIZERS, self.intent.init)
-        self.submit(Command("reinit", init), self.intent.replace(init=init))
+        self.submit(Reinit(init))
         self.notify(f"weights re-initialised with {init}", timeout=2)
 
     def action_clip(self) -> None:
@@ -248,13 +248,13 @@ class GradApp(App[int]):
         self._set(dataset=_cycle(DATASETS, self.intent.dataset))
 
     def action_pause(self) -> None:
-        self.submit(Command("toggle_pause"))
+        self.submit(TogglePause())
 
     def action_step(self) -> None:
-        self.submit(Command("step", 1))
+        self.submit(Step(1))
 
     def action_reset(self) -> None:
-        self.submit(Command("reset"), self.intent)
+        self.submit(Reset())
 
     def action_panel(self) -> None:
         self.query_one(DepthProfile).cycle()
@@ -291,7 +291,7 @@ class GradApp(App[int]):
         except Exception as exc:  # PresetError, MemoryLimitError or a missing module
             self.notify(str(exc), title="preset", severity="error")
             return
-        self.submit(Command("preset", cfg), cfg)
+        self.submit(LoadPreset(cfg))
         self.notify(f"preset {cfg.name}: step 0", timeout=2)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -195,8 +195,8 @@ def session_configs(session) -> list:
     """Every configuration a replayed session builds a network for (its start, presets, sets)."""
     cfg, out = session.config, [session.config]
     for _, cmd in session.commands:
-        if cmd.kind in ("preset", "set"):
-            cfg = cmd.value if cmd.kind == "preset" else cfg.replace(**dict(cmd.value))
+        if cmd.numeric:
+            cfg = cmd.after(cfg)
             out.append(cfg)
     return out
 

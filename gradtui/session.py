@@ -20,7 +20,6 @@ rules included), so a replay never fails half-way; errors name the file's line.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,12 +28,10 @@ from typing import IO, Any, Callable
 from gradtui import __version__
 from gradtui.config import Config
 from gradtui.outputs import LineFile, OutputError
-from gradtui.trainer import Command, Trainer
+from gradtui.commands import Command, CommandError, LoadPreset, SetFields, config_dict, decode, encode
+from gradtui.trainer import Trainer
 
 FORMAT = "gradtui-session/1"
-# Commands that change what is computed; pause/resume/step only change *when* it runs.
-_NUMERIC_KINDS = ("set", "reinit", "preset", "reset")
-_ALL_KINDS = _NUMERIC_KINDS + ("pause", "resume", "toggle_pause", "step")
 
 
 MAX_STEP = 10**12  # the largest step a session may name (as schedule_steps): ~3 years at 10^4/s
@@ -42,18 +39,6 @@ MAX_STEP = 10**12  # the largest step a session may name (as schedule_steps): ~3
 
 class SessionError(ValueError):
     """A session file that cannot be replayed; the message is one line."""
-
-
-def _config_dict(cfg: Config) -> dict[str, Any]:
-    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(cfg).items()}
-
-
-def _encode(cmd: Command) -> Any:
-    if cmd.kind == "preset":
-        return _config_dict(cmd.value)
-    if cmd.kind == "set":
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dict(cmd.value).items()}
-    return cmd.value
 
 
 class Recorder:
@@ -66,7 +51,7 @@ class Recorder:
         self.error: OutputError | None = None  # the first failed write; close() raises it
         # (commands arrive from the trainer's thread: a failure is kept, never raised there)
         self._out = LineFile(self.path, file)
-        header = {"format": FORMAT, "gradtui": __version__, "config": _config_dict(trainer.cfg)}
+        header = {"format": FORMAT, "gradtui": __version__, "config": config_dict(trainer.cfg)}
         self._out.write(json.dumps(header) + "\n")  # a failure here raises OutputError at once
         trainer.on_command = self._record
 
@@ -78,7 +63,7 @@ class Recorder:
                 self.error = e
 
     def _record(self, at: int, cmd: Command) -> None:
-        self._write({"at": at, "kind": cmd.kind, "value": _encode(cmd)})
+        self._write({"at": at, **encode(cmd)})
 
     def close(self) -> None:
         """Write the end line and close; raises OutputError when any write failed."""
@@ -101,55 +86,23 @@ class Session:
 
 
 def _config(data: Any, source: str) -> Config:
-    from gradtui.presets import PresetError, check_config, config_from_dict
-
     if not isinstance(data, dict):
         raise SessionError(f"{source}: 'config' must be an object")
     try:
-        cfg = Config(**config_from_dict(data, source))
-        check_config(cfg, source)
-    except PresetError as e:
+        cmd = decode("preset", data, source)
+    except CommandError as e:
         raise SessionError(str(e)) from None
-    return cfg
-
-
-def _decode(kind: str, value: Any, source: str) -> Command:
-    from gradtui.presets import PresetError, check_value
-
-    if kind == "preset":
-        return Command(kind, _config(value, source))
-    if kind == "set":
-        if not isinstance(value, dict):
-            raise SessionError(f"{source}: 'set' needs an object of fields")
-        try:
-            return Command(kind, {k: check_value(k, v, source) for k, v in value.items()})
-        except PresetError as e:
-            raise SessionError(str(e)) from None
-    if kind == "reinit":
-        if value is None:
-            return Command(kind, None)
-        if not isinstance(value, str):
-            raise SessionError(f"{source}: 'reinit' takes an initialiser name")
-        try:
-            return Command(kind, check_value("init", value, source))
-        except PresetError as e:
-            raise SessionError(str(e)) from None
-    if kind == "step" and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
-        raise SessionError(f"{source}: 'step' takes a positive count")
-    return Command(kind, value)
+    assert isinstance(cmd, LoadPreset)
+    return cmd.config
 
 
 def _reached(cfg: Config, cmd: Command, source: str) -> Config:
     """The configuration after ``cmd``, checked as a whole (the trainer would refuse it mid-run)."""
     from gradtui.presets import PresetError, check_config
 
-    if cmd.kind == "preset":
-        return cmd.value  # checked by _config
-    if cmd.kind == "reinit" and cmd.value is not None:
-        return cfg.replace(init=cmd.value)
-    if cmd.kind != "set":
-        return cfg
-    new = cfg.replace(**dict(cmd.value))
+    if not isinstance(cmd, SetFields):
+        return cmd.after(cfg)  # a preset was checked when decoded; a reinit names a valid init
+    new = cmd.after(cfg)
     try:
         check_config(new, source)
     except PresetError as e:
@@ -206,9 +159,10 @@ def load_session(path: str | Path) -> Session:
         if not isinstance(at, int) or isinstance(at, bool) or not last_at <= at <= MAX_STEP:
             raise SessionError(f"{p}:{n}: 'at' must be a step number up to {MAX_STEP:.0e}, "
                                "not before the previous one")
-        if kind not in _ALL_KINDS:
-            raise SessionError(f"{p}:{n}: unknown command kind {kind!r}")
-        cmd = _decode(kind, obj.get("value"), f"{p}:{n}")
+        try:
+            cmd = decode(kind, obj.get("value"), f"{p}:{n}")
+        except CommandError as e:
+            raise SessionError(str(e)) from None
         reached = _reached(reached, cmd, f"{p}:{n}")
         commands.append((at, cmd))
         last_at = at
@@ -226,7 +180,7 @@ def replay(session: Session, trainer: Trainer, until: int | None = None,
     not depend on chunking); ``should_stop`` is asked between chunks."""
     stop = until if until is not None else (session.end if session.end is not None else
                                             (session.commands[-1][0] if session.commands else 0))
-    pending = [(at, c) for at, c in session.commands if c.kind in _NUMERIC_KINDS]
+    pending = [(at, c) for at, c in session.commands if c.numeric]
     i = 0
     while True:
         while i < len(pending) and pending[i][0] <= trainer.total_steps:

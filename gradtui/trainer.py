@@ -12,13 +12,13 @@ import queue
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
 from gradtui import kernels as K
 from gradtui import numba_cache
+from gradtui.commands import Command, LoadPreset, Pause, Reinit, Reset, Resume, SetFields, Step, TogglePause
 from gradtui.config import Config
 from gradtui.data import Dataset, make_dataset
 from gradtui.mlp import MLP, flops_per_sample, pack_config
@@ -40,19 +40,6 @@ FAST_FLOPS = 2e11
 # What one core typically sustains (float64; float32 about twice), for the start-up estimate.
 TYPICAL_FLOPS = 2e10
 SLOW_STEP_S = 1.0  # say so at start when one step will take longer than this
-
-
-@dataclass(frozen=True)
-class Command:
-    """A request to the trainer. ``kind`` is one of:
-
-    ``set`` (value: dict of config fields), ``reinit`` (value: initialiser name or None),
-    ``preset`` (value: Config), ``pause``, ``resume``, ``toggle_pause``, ``step`` (value: count),
-    ``reset``.
-    """
-
-    kind: str
-    value: Any = None
 
 
 class Trainer:
@@ -138,33 +125,32 @@ class Trainer:
         """Apply one command now (from the driving thread). Returns the recorded event."""
         if self.on_command is not None:
             self.on_command(self.total_steps, cmd)
-        kind, v = cmd.kind, cmd.value
-        if kind == "pause":
-            self.paused = True
-            return self._event("paused")
-        if kind == "resume":
-            self.paused = False
-            return self._event("resumed")
-        if kind == "toggle_pause":
-            self.paused = not self.paused
-            return self._event("paused" if self.paused else "resumed")
-        if kind == "step":
-            self._pending_steps += int(v or 1)
-            return None
-        if kind == "reset":
-            self._build(self.cfg)
-            return self._event("reset: step 0, fresh data, weights and optimiser")
-        if kind == "preset":
-            self._build(v)
-            return self._event(f"preset {v.name}")
-        if kind == "reinit":
-            init = v or self.cfg.init
-            self.cfg = self.cfg.replace(init=init)
-            self._reinit()
-            return self._event(f"re-initialised weights with {init}")
-        if kind == "set":
-            return self._set(dict(v))
-        raise ValueError(f"unknown command {kind!r}")
+        match cmd:
+            case Pause():
+                self.paused = True
+                return self._event("paused")
+            case Resume():
+                self.paused = False
+                return self._event("resumed")
+            case TogglePause():
+                self.paused = not self.paused
+                return self._event("paused" if self.paused else "resumed")
+            case Step(n=n):
+                self._pending_steps += n
+                return None
+            case Reset():
+                self._build(self.cfg)
+                return self._event("reset: step 0, fresh data, weights and optimiser")
+            case LoadPreset(config=cfg):
+                self._build(cfg)
+                return self._event(f"preset {cfg.name}")
+            case Reinit():
+                self.cfg = cmd.after(self.cfg)
+                self._reinit()
+                return self._event(f"re-initialised weights with {self.cfg.init}")
+            case SetFields():
+                return self._set(cmd.as_dict())
+        raise TypeError(f"not a command: {cmd!r}")
 
     def _set(self, changes: dict) -> Event | None:
         changes = {k: v for k, v in changes.items() if getattr(self.cfg, k) != v}
@@ -346,67 +332,3 @@ def _fmt(v) -> str:
     if isinstance(v, float):
         return num(v)  # the one number format (the status bar shows this text)
     return str(v).lower() if isinstance(v, bool) else str(v)
-
-
-class Runner:
-    """Drives a trainer flat out in the calling thread and publishes snapshots ~``hz`` times a
-    second through ``publish`` (which must not block: e.g. Textual's ``post_message``).
-
-    UI-agnostic: the dashboard runs it in a thread worker; tests can run it in a plain thread.
-    """
-
-    def __init__(self, trainer: Trainer, publish: Callable[[Snapshot], None], hz: float = 15.0,
-                 boundary_hz: float = 4.0, window: int = 1024, max_steps: int | None = None):
-        self.trainer = trainer
-        self.publish = publish
-        self.period = 1.0 / hz
-        self.boundary_period = 1.0 / boundary_hz if boundary_hz else None
-        self.window = window
-        self.max_steps = max_steps
-        self.stop_requested = False
-        self._boundary: Boundary | None = None
-
-    def stop(self) -> None:
-        self.stop_requested = True
-
-    def _publish(self, status=None, sps=0.0) -> None:
-        self.publish(self.trainer.snapshot(self.window, status=status, boundary=self._boundary, steps_per_sec=sps))
-
-    def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
-        """Compile, then train until ``stop()`` or ``should_stop()``. Publishes every ``1/hz`` s
-        and right after any command takes effect; sleeps (no polling) while paused or diverged."""
-        tr = self.trainer
-        self._publish(status="compiling")
-        tr.warm_up()
-        tr.message = tr.message or tr.slow_step_note()
-        self._boundary = tr.boundary()
-        self._publish()
-        last_bd = rate_t = time.perf_counter()
-        next_pub = rate_t + self.period
-        rate_n, seen_events = tr.total_steps, tr.n_events
-        sps = 0.0
-        while not (self.stop_requested or should_stop()):
-            tr.wake.clear()
-            remaining = None if self.max_steps is None else self.max_steps - tr.step_count
-            if remaining is not None and remaining <= 0:
-                tr.paused = True
-            # at most half a publish period per kernel call, and never past the next snapshot's
-            # due time: snapshots land on a steady 1/hz beat, and each chunk boundary (a GIL
-            # hand-over that may wait for the UI) is rare
-            budget = min(0.05, self.period / 2, max(0.002, next_pub - time.perf_counter()))
-            n = tr.run_chunk(max_steps=remaining, seconds=budget)
-            now = time.perf_counter()
-            changed = tr.n_events != seen_events
-            seen_events = tr.n_events
-            if self.boundary_period and (changed or (n and now - last_bd >= self.boundary_period)):
-                self._boundary = tr.boundary()
-                last_bd = now
-            if changed or now >= next_pub - 0.001:
-                if now - rate_t > 0.25:
-                    sps = (tr.total_steps - rate_n) / (now - rate_t)
-                    rate_t, rate_n = now, tr.total_steps
-                self._publish(sps=sps if tr.status == "running" else 0.0)
-                # keep the beat (no drift from chunk overruns) without a burst after a stall
-                next_pub = max(next_pub + self.period, now + self.period / 2)
-            if n == 0:  # paused, diverged or done: sleep until a command arrives
-                tr.wake.wait(self.period)

@@ -10,7 +10,8 @@ import pytest
 from gradtui.config import Config
 from gradtui.export import ExportError, ExportPump, csv_header, open_exporter
 from gradtui.stats import GLOBAL_STATS, LAYER_STATS
-from gradtui.trainer import Command, Trainer
+from gradtui.commands import Reset, SetFields
+from gradtui.trainer import Trainer
 
 SMALL = Config(depth=2, width=8, n_samples=200, batch_size=16, eval_every=5, lr=0.05)
 GLOBAL_KEYS = ["t", "run", "step", *(s.name for s in GLOBAL_STATS), "events", "layers"]
@@ -25,7 +26,7 @@ def run_with_events(path, cfg=SMALL):
     while tr.step_count < 12:
         tr.run_chunk(max_steps=12 - tr.step_count)
         pump.pump()
-    tr.submit(Command("set", {"lr": 0.02}))
+    tr.submit(SetFields.of(**{"lr": 0.02}))
     while tr.step_count < 20:
         tr.run_chunk(max_steps=20 - tr.step_count)
         pump.pump()
@@ -123,7 +124,7 @@ def test_t_is_monotone_and_run_counts_resets(tmp_path, quiet):
     tr = Trainer(SMALL)
     ex = open_exporter(path, tr.layer_names)
     pump = ExportPump(tr, ex)
-    script = [(15, Command("reset")), (40, Command("set", {"depth": 3})), (52, None)]
+    script = [(15, Reset()), (40, SetFields.of(**{"depth": 3})), (52, None)]
     for until, cmd in script:
         while tr.total_steps < until:
             tr.run_chunk(max_steps=until - tr.total_steps)
@@ -181,11 +182,11 @@ def test_commands_just_before_a_reset_are_marked_on_the_new_networks_first_row(t
     pump = ExportPump(tr, ex)
     tr.run_steps(12)
     pump.pump()
-    tr.submit(Command("set", {"lr": 0.02}))
+    tr.submit(SetFields.of(**{"lr": 0.02}))
     tr.run_chunk(max_steps=0)  # applies it; no step runs
     pump.pump()
-    tr.submit(Command("reset"))
-    tr.submit(Command("set", {"momentum": 0.5}))
+    tr.submit(Reset())
+    tr.submit(SetFields.of(**{"momentum": 0.5}))
     for _ in range(4):
         tr.run_chunk(max_steps=5)
         pump.pump()

@@ -231,18 +231,18 @@ def test_relu_he_balanced_and_100_percent_within_300_steps():
 
 
 def test_exploding_explodes_diverges_and_c_then_r_recovers():
-    from gradtui.trainer import Command
+    from gradtui.commands import Reset, SetFields
 
     tr = _run("exploding", 1)
     assert set(_regimes(tr)) == {"exploding"} and _grads(tr).min() > 1e2
     tr = _run("exploding", 100)
     assert tr.diverged and tr.step_count <= 10
     # c while diverged: the next step diverges again; r restarts with clipping on
-    tr = _run("exploding", 2000, commands=[(10, Command("set", {"clip": "value"})), (11, Command("reset"))])
+    tr = _run("exploding", 2000, commands=[(10, SetFields.of(**{"clip": "value"})), (11, Reset())])
     assert not tr.diverged and tr.cfg.clip == "value" and _acc(tr) > 0.9
     # or - twice (lr 0.0025), then r
-    tr = _run("exploding", 2000, commands=[(10, Command("set", {"lr": 0.005})), (11, Command("set", {"lr": 0.0025})),
-                                           (12, Command("reset"))])
+    tr = _run("exploding", 2000, commands=[(10, SetFields.of(**{"lr": 0.005})), (11, SetFields.of(**{"lr": 0.0025})),
+                                           (12, Reset())])
     assert not tr.diverged and _acc(tr) > 0.9
     assert _run("exploding", 100, ["lr=0.005"]).diverged  # one press is not enough
 
@@ -254,7 +254,7 @@ def test_clipped_survives_and_learns():
 
 
 def test_exploding_tanh_explodes_saturates_and_layer_norm_clipping_rescues():
-    from gradtui.trainer import Command
+    from gradtui.commands import Reset, SetFields
 
     tr = _run("exploding-tanh", 1)
     g = _grads(tr)
@@ -262,8 +262,8 @@ def test_exploding_tanh_explodes_saturates_and_layer_norm_clipping_rescues():
     tr = _run("exploding-tanh", 3000)
     assert _acc(tr) < 0.5 and "saturated" in _regimes(tr)[:8]
     assert _acc(_run("exploding-tanh", 3000, ["clip=value"])) < 0.6  # c once: not enough
-    c, r = Command("set", {"clip": "value"}), Command("reset")
-    tr = _run("exploding-tanh", 3000, commands=[(200, c), (201, Command("set", {"clip": "layer_norm"})), (202, r)])
+    c, r = SetFields.of(**{"clip": "value"}), Reset()
+    tr = _run("exploding-tanh", 3000, commands=[(200, c), (201, SetFields.of(**{"clip": "layer_norm"})), (202, r)])
     assert tr.cfg.clip == "layer_norm" and tr.step_count == 3000 - 202 and _acc(tr) > 0.9
 
 

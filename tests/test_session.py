@@ -7,7 +7,8 @@ import pytest
 
 from gradtui.config import Config
 from gradtui.session import Recorder, SessionError, load_session, replay
-from gradtui.trainer import Command, Trainer
+from gradtui.commands import LoadPreset, Pause, Reinit, Reset, Resume, SetFields
+from gradtui.trainer import Trainer
 
 CFG = Config(depth=4, width=16, batch_size=32, n_samples=400, eval_every=20, activation="sigmoid",
              init="xavier_normal", lr=0.1, seed=3)
@@ -19,14 +20,14 @@ def live_run(path):
     tr = Trainer(CFG)
     rec = Recorder(path, tr)
     script = {
-        0: [Command("set", {"activation": "relu"})],
-        2: [Command("pause"), Command("set", {"optimizer": "adam", "lr": 0.01}), Command("resume")],
-        3: [Command("reinit", "he_normal"), Command("set", {"clip": "global_norm", "clip_value": 0.5})],
-        5: [Command("reset")],
-        6: [Command("set", {"lr": 1e6, "activation": "relu", "optimizer": "sgd", "clip": "none",
+        0: [SetFields.of(**{"activation": "relu"})],
+        2: [Pause(), SetFields.of(**{"optimizer": "adam", "lr": 0.01}), Resume()],
+        3: [Reinit("he_normal"), SetFields.of(**{"clip": "global_norm", "clip_value": 0.5})],
+        5: [Reset()],
+        6: [SetFields.of(**{"lr": 1e6, "activation": "relu", "optimizer": "sgd", "clip": "none",
                                  "init": "normal", "init_std": 5.0})],  # diverges
-        8: [Command("set", {"lr": 0.05}), Command("reinit", None)],
-        9: [Command("preset", CFG.replace(activation="tanh", depth=3, residual=True, batchnorm=True))],
+        8: [SetFields.of(**{"lr": 0.05}), Reinit()],
+        9: [LoadPreset(CFG.replace(activation="tanh", depth=3, residual=True, batchnorm=True))],
     }
     sizes = [37, 1, 120, 64, 250, 90, 33, 71, 12, 300, 45]
     with np.errstate(all="ignore"):
@@ -247,7 +248,7 @@ def test_progress_counts_all_steps_and_never_goes_negative(capsys, quiet):
     seen = []
     for i in range(6):
         if i in (2, 4):
-            tr.apply(Command("reset"))
+            tr.apply(Reset())
         tr.run_steps(50)
         p.tick()
         seen.append(tr.total_steps)
@@ -271,7 +272,7 @@ def test_recorder_on_a_full_disk_keeps_complete_lines(room, full_file, quiet):
         return
     rec = Recorder("s.jsonl", tr, file=f)
     for i in range(40):
-        tr.apply(Command("set", {"lr": 0.01 * (1 + i % 3)}))  # never raises
+        tr.apply(SetFields.of(**{"lr": 0.01 * (1 + i % 3)}))  # never raises
         tr.run_steps(5)
     with pytest.raises(OutputError, match="No space left"):
         rec.close()

@@ -11,7 +11,8 @@ import pytest
 from gradtui import trainer as trainer_mod
 from gradtui.app import GradApp
 from gradtui.config import Config
-from gradtui.trainer import Command, Trainer
+from gradtui.commands import LoadPreset, Pause, Reset, Step
+from gradtui.trainer import Trainer
 from gradtui.widgets import StatusBar
 from pilot_helpers import until
 
@@ -34,12 +35,12 @@ def test_rebuild_into_a_big_net_does_not_reuse_the_small_nets_timing():
     tr = timed(SMALL)
     tr._sec_per_step = 1e-5  # a small net's timing (set, not measured: a busy machine moves it)
     assert tr.chunk_size(0.05) > 50  # many steps per kernel call
-    tr.submit(Command("preset", BIG))
+    tr.submit(LoadPreset(BIG))
     tr.apply_pending()
     assert tr.chunk_size(0.05) == 1  # not 0.05 s / (a SMALL step's time) of BIG steps
-    tr.submit(Command("reset"))  # the same network again: its timing stays
+    tr.submit(Reset())  # the same network again: its timing stays
     tr.run_chunk(seconds=0.05)
-    tr.submit(Command("reset"))
+    tr.submit(Reset())
     tr.apply_pending()
     assert tr._sec_per_step is not None
 
@@ -55,8 +56,8 @@ def test_a_chunk_is_bounded_by_work_even_with_a_wrong_timing():
 
 def test_single_steps_while_paused_run_one_chunk_at_a_time():
     tr = Trainer(BIG)
-    tr.submit(Command("pause"))
-    tr.submit(Command("step", 4))
+    tr.submit(Pause())
+    tr.submit(Step(4))
     ran = []
     for _ in range(6):
         tr._sec_per_step = 10.0  # as if each step took 10 s
@@ -109,7 +110,7 @@ async def test_quit_after_switching_to_a_big_net_is_prompt():
     app = GradApp(SMALL)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.snap is not None and app.snap.step > 100, what="small net running")
-        app.submit(Command("preset", big), big)
+        app.submit(LoadPreset(big))
         await until(pilot, lambda: app.trainer.cfg.name == "big", 10, "big net applied")
         steps_at_quit = app.trainer.total_steps
         app.simulate_key("q")

@@ -8,7 +8,8 @@ import pytest
 
 from gradtui.config import Config
 from gradtui.stats import GLOBAL_COL, LAYER_COL
-from gradtui.trainer import Command, Trainer
+from gradtui.commands import Pause, Reinit, Reset, Resume, SetFields, Step
+from gradtui.trainer import Trainer
 
 SMALL = Config(depth=3, width=16, batch_size=32, n_samples=400, eval_every=25)
 
@@ -48,7 +49,7 @@ def test_commands_apply_at_the_next_step_and_are_recorded():
     tr = Trainer(SMALL.replace(activation="sigmoid", depth=6))
     tr.run_steps(10)
     assert tr.ring.last(1)[2][0, 0, LAYER_COL["saturated"]] >= 0
-    tr.submit(Command("set", {"activation": "relu"}))
+    tr.submit(SetFields.of(**{"activation": "relu"}))
     assert tr.cfg.activation == "sigmoid"  # nothing happens before the driving thread runs
     tr.run_chunk(max_steps=1)
     assert tr.cfg.activation == "relu"
@@ -64,7 +65,7 @@ def test_command_order_is_kept_and_nothing_is_lost():
     tr = Trainer(SMALL)
     names = ["tanh", "elu", "gelu", "sigmoid", "selu"]
     for a in names:
-        tr.submit(Command("set", {"activation": a}))
+        tr.submit(SetFields.of(**{"activation": a}))
     tr.run_chunk(max_steps=1)
     assert [e.text for e in tr.events][-5:] == [f"activation={a}" for a in names]
     assert tr.cfg.activation == "selu"
@@ -74,22 +75,22 @@ def test_optimizer_switch_resets_state_and_reinit_changes_weights():
     tr = Trainer(SMALL.replace(optimizer="momentum"))
     tr.run_steps(20)
     assert np.any(tr.mlp.m1 != 0)
-    tr.apply(Command("set", {"optimizer": "adam"}))
+    tr.apply(SetFields.of(**{"optimizer": "adam"}))
     assert np.all(tr.mlp.m1 == 0) and tr.opt_t == 0
     assert "optimiser state reset" in tr.events[-1].text
     before = tr.mlp.theta.copy()
-    tr.apply(Command("reinit", "orthogonal"))
+    tr.apply(Reinit("orthogonal"))
     assert tr.cfg.init == "orthogonal" and not np.array_equal(before, tr.mlp.theta)
 
 
 def test_pause_and_single_step():
     tr = Trainer(SMALL)
-    tr.submit(Command("pause"))
+    tr.submit(Pause())
     assert tr.run_chunk() == 0
-    tr.submit(Command("step", 1))
+    tr.submit(Step(1))
     assert tr.run_chunk() == 1
     assert tr.run_chunk() == 0
-    tr.submit(Command("resume"))
+    tr.submit(Resume())
     tr.run_steps(5)
     assert tr.run_chunk() >= 1
 
@@ -104,8 +105,8 @@ def test_divergence_is_a_state_not_an_exception():
     assert glob[0, GLOBAL_COL["status"]] == 1
     assert tr.run_chunk() == 0  # stays paused
     assert "diverged" in tr.message
-    tr.submit(Command("reset"))
-    tr.submit(Command("set", {"lr": 0.01}))
+    tr.submit(Reset())
+    tr.submit(SetFields.of(**{"lr": 0.01}))
     tr.run_chunk(max_steps=10)
     assert tr.status == "running" and tr.step_count == 10
 
@@ -183,7 +184,7 @@ def test_runner_publishes_compiles_first_and_stops_promptly():
     import threading
     import time
 
-    from gradtui.trainer import Runner
+    from gradtui.drive import Runner
 
     snaps = []
     tr = Trainer(SMALL)
@@ -197,14 +198,14 @@ def test_runner_publishes_compiles_first_and_stops_promptly():
             time.sleep(0.01)
 
     wait_for(lambda: any(s.status == "running" and s.step > 0 for s in snaps), "running")
-    tr.submit(Command("pause"))
+    tr.submit(Pause())
     wait_for(lambda: snaps[-1].status == "paused", "paused")
     n_paused = len(snaps)
     paused_at = tr.step_count
     time.sleep(0.5)
     assert tr.step_count == paused_at  # paused means paused
     assert len(snaps) - n_paused <= 15  # 20 Hz at most while idle (10 in 0.5 s), no busy polling
-    tr.submit(Command("set", {"activation": "tanh"}))
+    tr.submit(SetFields.of(**{"activation": "tanh"}))
     wait_for(lambda: snaps[-1].config.activation == "tanh", "the change published while paused")
     runner.stop()
     th.join(30)  # a hang, not a speed target

@@ -172,10 +172,10 @@ def test_number_format_digits_and_pct():
 
 
 def test_status_bar_uses_the_one_format():
-    from gradtui.trainer import Command
+    from gradtui.commands import SetFields
 
     tr = Trainer(SMALL)
-    tr.apply(Command("set", {"lr": 0.1 / 1024}))  # ten presses of -
+    tr.apply(SetFields.of(**{"lr": 0.1 / 1024}))  # ten presses of -
     tr.run_steps(2)
     text = status_text(tr.snapshot()).plain
     assert "lr:9.8e-05" in text and "lr=9.8e-05" in text and "9.76563e-05" not in text
