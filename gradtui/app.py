@@ -29,6 +29,7 @@ from gradtui.optimizers import CLIPPING, OPTIMIZERS
 from gradtui.outputs import OutputError, write_whole
 from gradtui.stats import Snapshot
 from gradtui.commands import Command, LoadPreset, Reinit, Reset, SetFields, Step, TogglePause
+from gradtui import drive
 from gradtui.drive import Runner
 from gradtui.trainer import Trainer
 from gradtui.watchdog import Watchdog, no_terminal
@@ -359,13 +360,16 @@ def fixed_snapshot(cfg: Config, steps: int, status: str | None = None,
 
     tr = Trainer(cfg)
     hist = History()
-    done = 0
-    while done < steps:
-        n = tr.run_steps(min(window, steps - done))
-        done += n
-        if n == 0 or done >= steps:  # diverged or finished
-            break
-        hist.add(tr.snapshot(window, status=status))
+
+    last = [0]
+
+    def keep(tr: Trainer) -> None:  # every window that ran, but the last, goes into the history
+        if last[0] < tr.total_steps < steps:
+            hist.add(tr.snapshot(window, status=status))
+        last[0] = tr.total_steps
+
+
+    drive.run(tr, steps, on_chunk=keep, chunk=window)
     snaps = [_history_snapshot(tr, hist, status)] if len(hist.rows) else []
     snaps.append(tr.snapshot(window, status=status, boundary=tr.boundary()))
     return tr, snaps

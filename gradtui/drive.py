@@ -6,10 +6,41 @@ UI-agnostic: the dashboard runs :class:`Runner` in a thread worker; tests can ru
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, Iterable
 
+from gradtui.commands import Command
 from gradtui.stats import Boundary, Snapshot
 from gradtui.trainer import Trainer
+
+MAX_CHUNK = 2048  # steps per kernel call when driving to a fixed step (results never depend on it)
+
+
+def run(trainer: Trainer, until: int, *, schedule: Iterable[tuple[int, Command]] = (),
+        on_chunk: Callable[[Trainer], None] | None = None, should_stop: Callable[[], bool] | None = None,
+        chunk: int = MAX_CHUNK, seconds: float | None = None) -> Trainer:
+    """Drive ``trainer`` synchronously until ``trainer.total_steps == until`` (or it diverges with
+    nothing left to revive it, or ``should_stop()``), applying each ``(at, command)`` of
+    ``schedule`` once ``at`` total steps have run. Chunks hold at most ``chunk`` steps (and about
+    ``seconds`` of work when given); the results never depend on chunking. ``on_chunk`` is called
+    after every chunk."""
+    pending = list(schedule)
+    i = 0
+    while True:
+        while i < len(pending) and pending[i][0] <= trainer.total_steps:
+            trainer.apply(pending[i][1])
+            i += 1
+        if trainer.total_steps >= until or (should_stop is not None and should_stop()):
+            break
+        target = min(until, pending[i][0]) if i < len(pending) else until
+        n = min(chunk, target - trainer.total_steps)
+        ran = trainer.run_steps(n if seconds is None else min(n, trainer.chunk_size(seconds)))
+        if on_chunk is not None:
+            on_chunk(trainer)
+        if ran == 0:  # diverged: only a later command (at this same step) could revive it
+            if i < len(pending) and pending[i][0] <= trainer.total_steps:
+                continue
+            break
+    return trainer
 
 
 class Runner:

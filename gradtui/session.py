@@ -28,6 +28,7 @@ from typing import IO, Any, Callable
 from gradtui import __version__
 from gradtui.config import Config
 from gradtui.outputs import LineFile, OutputError
+from gradtui import drive
 from gradtui.commands import Command, CommandError, LoadPreset, SetFields, config_dict, decode, encode
 from gradtui.trainer import Trainer
 
@@ -180,21 +181,5 @@ def replay(session: Session, trainer: Trainer, until: int | None = None,
     not depend on chunking); ``should_stop`` is asked between chunks."""
     stop = until if until is not None else (session.end if session.end is not None else
                                             (session.commands[-1][0] if session.commands else 0))
-    pending = [(at, c) for at, c in session.commands if c.numeric]
-    i = 0
-    while True:
-        while i < len(pending) and pending[i][0] <= trainer.total_steps:
-            trainer.apply(pending[i][1])
-            i += 1
-        if trainer.total_steps >= stop or (should_stop is not None and should_stop()):
-            break
-        target = min(stop, pending[i][0]) if i < len(pending) else stop
-        n = min(chunk, target - trainer.total_steps)
-        ran = trainer.run_steps(n if seconds is None else min(n, trainer.chunk_size(seconds)))
-        if after_chunk is not None:
-            after_chunk(trainer)
-        if ran == 0:  # diverged: only a later command (at this same step) could revive it
-            if i < len(pending) and pending[i][0] <= trainer.total_steps:
-                continue
-            break
-    return trainer
+    return drive.run(trainer, stop, schedule=[(at, c) for at, c in session.commands if c.numeric],
+                     on_chunk=after_chunk, should_stop=should_stop, chunk=chunk, seconds=seconds)
