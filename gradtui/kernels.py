@@ -13,8 +13,11 @@ Design
   ``work[r, nb*u : nb*(u+fan_out)]`` viewed as ``(nb, fan_out)``, ``u`` = units of the layers below.
   Backward needs dL/da of one layer at a time: ``work[W_GA]`` holds two ping-pong blocks of
   ``nb * max_width`` (they stay in cache), and Wᵀ copies go to the start of ``work[W_Z]``.
-* Activation, optimiser, clipping, residual and batch norm are selected by integers in ``icfg``;
-  hyper-parameters sit in ``fcfg``. Changing any of them never triggers a recompile.
+* Activation, optimiser, clipping, residual and batch norm are selected by named ids in ``icfg``
+  (``A_*``, ``OPT_*``, ``CLIP_*``; the registries name them, an unknown id raises); hyper-parameters
+  and the activation's saturation threshold sit in ``fcfg``. Changing any of them never recompiles.
+* Arguments travel grouped in named tuples of arrays (``Net``, ``Bufs``, ``Data``, ``Ring``); a
+  phase of a step leaves later phases its per-layer sums in ``Bufs.sums``, never in a statistic.
 * ``train_chunk`` runs K steps in one call (no GIL held) and writes every step's statistics into
   preallocated ring buffers.  Statistics are accumulated in float64 even for a float32 network.
 
@@ -36,6 +39,7 @@ batch and outputs). Penalties: ``l1 * sum|W| + l2/2 * sum W^2`` over weight matr
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 from gradtui.numba_cache import prepare as _prepare_numba_cache
 
@@ -46,12 +50,14 @@ from numba import njit  # noqa: E402
 
 # ---------------------------------------------------------------- plain-data selectors and columns
 # icfg (int64)
-I_ACT, I_OPT, I_CLIP, I_RESID, I_BN, I_TASK, I_EVAL_EVERY, I_STATS = range(8)
-N_ICFG = 8  # I_STATS = 0 skips the per-layer statistics (the bench measures their cost with it)
+I_ACT, I_OPT, I_CLIP, I_RESID, I_BN, I_TASK, I_EVAL_EVERY, I_STATS, I_SATURATING = range(9)
+N_ICFG = 9  # I_STATS = 0 skips the per-layer statistics (the bench measures their cost with it)
 TASK_CLASSIFY, TASK_REGRESS = 0, 1
-# fcfg (float64)
-F_MOMENTUM, F_BETA1, F_BETA2, F_RHO, F_EPS, F_WD, F_L1, F_L2, F_CLIP, F_BN_EPS, F_BN_MOM = range(11)
-N_FCFG = 11
+# fcfg (float64). F_SLOPE_THR: |f'| below it counts as saturated (an activation with I_SATURATING;
+# both come from its registry entry) or, for the others, as a slope of 0 (dead units)
+(F_MOMENTUM, F_BETA1, F_BETA2, F_RHO, F_EPS, F_WD, F_L1, F_L2, F_CLIP, F_BN_EPS, F_BN_MOM,
+ F_SLOPE_THR) = range(12)
+N_FCFG = 12
 # geo (int64, one row per layer)
 G_FIN, G_FOUT, G_POFF, G_UOFF, G_PEND = range(5)
 N_GEO = 5
@@ -81,14 +87,32 @@ S_LOSS, S_TRAIN_ACC, S_TEST_ACC, S_TEST_LOSS, S_LR, S_GRAD_NORM, S_CLIPPED, S_ST
 N_GSTATS = 8
 STATUS_OK, STATUS_DIVERGED = 0, 1
 
-# activation ids (gradtui.activations maps the names users type to these; a test pins them)
+# Branch ids. The registries (gradtui.activations, gradtui.optimizers) name these constants: an
+# entry there is the one place a name users type maps to a branch here. An id outside these ranges
+# is an error (_check_ids), never some other branch.
 A_SIGMOID, A_TANH, A_RELU, A_LEAKY, A_ELU, A_SELU, A_GELU, A_LINEAR = range(8)
+N_ACT = 8
+OPT_SGD, OPT_MOMENTUM, OPT_NESTEROV, OPT_ADAGRAD, OPT_RMSPROP, OPT_ADAM, OPT_ADAMW = range(7)
+N_OPT = 7
+CLIP_NONE, CLIP_VALUE, CLIP_LAYER_NORM, CLIP_GLOBAL_NORM = range(4)
+N_CLIP = 4
 _LEAKY = 0.01
 _SELU_L = 1.0507009873554805
 _SELU_A = 1.6732632423543772
 _GELU_C = 0.7978845608028654  # sqrt(2/pi)
-_MAX_SLOPE = (0.25, 1.0)  # sigmoid, tanh: the saturating activations
+
+# Per-layer sums one phase of a step leaves for a later one (plain SGD: backward measures |W|^2 and
+# |grad W|^2 while they are in cache; the update turns them into its statistics): ``sums``
+# (n_layers, N_SUMS) float64
+SUM_W2, SUM_G2 = range(2)
+N_SUMS = 2
 _WT_COPY_MAX = 96 * 96  # largest W (fan_in * fan_out) whose transpose backward copies first
+
+# The kernels' arguments, grouped (numba takes named tuples of arrays and writes through them)
+Net = namedtuple("Net", "theta grad m1 m2 delta geo")  # flat parameters, gradient, optimiser state
+Bufs = namedtuple("Bufs", "work xb tb bnbuf bnrun scratch sums ebuf escratch")  # preallocated buffers
+Data = namedtuple("Data", "x t xte tte eout")  # training and test sets (eout: the test outputs)
+Ring = namedtuple("Ring", "step glob layers")  # statistics ring: step numbers, global, per-layer
 
 _OPTS = dict(cache=True, nogil=True, error_model="numpy")
 # No 'reassoc' anywhere: a reassociated reduction inlined into a strict caller gave one result when
@@ -489,14 +513,15 @@ def _dead_units(d2, small):
 
 
 @njit(**_OPTS)
-def _write_act_stats(acc, k, nb, saturating, lstats, l):
-    """Mean/std of a layer's output and its saturated fraction, from _act_col_stats' sums."""
+def _write_act_stats(acc, k, nb, saturating, lrow):
+    """Mean/std of a layer's output and its saturated fraction, from _act_col_stats' sums, into
+    the layer's statistics row."""
     fo = acc.shape[1]
     n = nb * fo
     mu = _sum_rows(acc, 0) / n
-    lstats[l, L_ACT_MEAN] = k + mu
-    lstats[l, L_ACT_STD] = math.sqrt(max(_sum_rows(acc, 1) / n - mu * mu, 0.0))
-    lstats[l, L_SATURATED] = _sum_rows(acc, 2) / n if saturating else 0.0
+    lrow[L_ACT_MEAN] = k + mu
+    lrow[L_ACT_STD] = math.sqrt(max(_sum_rows(acc, 1) / n - mu * mu, 0.0))
+    lrow[L_SATURATED] = _sum_rows(acc, 2) / n if saturating else 0.0
 
 
 @njit(**_OPTS)
@@ -507,18 +532,23 @@ def _shift(x):
 
 
 @njit(**_OPTS)
-def _act_layer(af, b, df, h, nb, fo, act, add_bias, resid, stats, scratch, lstats, l):
-    """One hidden layer after its GEMM, in place in ``af``, in one sweep over row blocks of about
-    _LBLK elements: ``a = f(a + b) (+ h if resid)`` (``add_bias``; batch norm's output comes
-    without), ``d = f'``, and (``stats``) the layer's activation statistics: mean/std of ``a``,
-    saturated and dead fractions, summed per column in float64 while the block is in cache.
+def _act_layer(af, df, b, h, icfg, fcfg, add_bias, resid, scratch, lrow):
+    """One hidden layer after its GEMM, in place in ``af`` (flat, batch x ``b.shape[0]`` units), in
+    one sweep over row blocks of about _LBLK elements: ``a = f(a + b) (+ h if resid)``
+    (``add_bias``; batch norm's output comes without), ``d = f'``, and (``icfg[I_STATS]``) the
+    layer's activation statistics into ``lrow``: mean/std of ``a``, saturated and dead fractions,
+    summed per column in float64 while the block is in cache.
     (Slices, not index offsets, inside: numba can vectorise only indices it knows are >= 0.)"""
+    nb = h.shape[0]
+    fo = b.shape[0]
+    act = icfg[I_ACT]
+    stats = icfg[I_STATS] != 0
     a2 = af.reshape(nb, fo)
     d2 = df.reshape(nb, fo)
-    saturating = act == A_SIGMOID or act == A_TANH
-    # |f'| < thr counts saturated entries (sigmoid, tanh), or for the others near-zero slopes: a
-    # dead unit (f' = 0 on the whole batch) has nothing but small slopes in its column
-    thr = 0.01 * _MAX_SLOPE[0] if act == A_SIGMOID else (0.01 * _MAX_SLOPE[1] if act == A_TANH else 1e-30)
+    saturating = icfg[I_SATURATING] != 0
+    # |f'| < thr counts saturated entries, or for the others near-zero slopes: a dead unit
+    # (f' = 0 on the whole batch) has nothing but small slopes in its column
+    thr = fcfg[F_SLOPE_THR]
     acc = _acc(scratch, 3, fo)
     k = 0.0
     rows = max(1, _LBLK // fo)
@@ -541,8 +571,8 @@ def _act_layer(af, b, df, h, nb, fo, act, add_bias, resid, stats, scratch, lstat
                 k = _shift(af)
             _act_col_stats(ab, d2[r0:r1], thr, k, acc)
     if stats:
-        _write_act_stats(acc, k, nb, saturating, lstats, l)
-        lstats[l, L_DEAD] = _dead_units(d2, acc[2]) / fo
+        _write_act_stats(acc, k, nb, saturating, lrow)
+        lrow[L_DEAD] = _dead_units(d2, acc[2]) / fo
 
 
 @njit(**_OPTS)
@@ -594,9 +624,14 @@ def _gate_grad(gaf, gzf, gb, scratch, nb, fo, want_norm):
 
 
 @njit(**_OPTS)
-def _bn_train(z, xh, y, gamma, beta, mean, invstd, run_mean, run_var, eps, mom, update_running):
-    """Batch norm in training mode on (nb, fo) blocks; keeps batch mean and 1/std per unit."""
+def _bn_train(z, xh, y, gamma, beta, cur, run, fcfg, update_running):
+    """Batch norm in training mode on (nb, fo) blocks; keeps batch mean and 1/std per unit in
+    ``cur (2, fo)`` and updates the running mean and variance ``run (2, fo)``."""
     nb, fo = z.shape
+    mean, invstd = cur[0], cur[1]
+    run_mean, run_var = run[0], run[1]
+    eps = fcfg[F_BN_EPS]
+    mom = fcfg[F_BN_MOM]
     for j in range(fo):
         mean[j] = 0.0
         invstd[j] = 0.0
@@ -644,13 +679,14 @@ def _linear(h, w, b, z):
 
 # ---------------------------------------------------------------------------------- forward
 @njit(**_OPTS)
-def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running, lstats, scratch):
-    """Training-mode forward of a batch ``xb (nb, d_in)``; fills ``work`` and the activation
+def forward_train(xb, net, icfg, fcfg, bufs, update_running, lstats):
+    """Training-mode forward of a batch ``xb (nb, d_in)``; fills ``bufs.work`` and the activation
     statistics of ``lstats (n_layers, N_LSTATS)``. Returns the logits as an (nb, d_out) view.
-    ``scratch``: float64 of ``scratch_shape`` (exponentials, then per-column accumulators)."""
+    ``bufs.scratch``: float64 of ``scratch_shape`` (exponentials, then per-column accumulators)."""
+    theta, geo = net.theta, net.geo
+    work, scratch = bufs.work, bufs.scratch
     nb = xb.shape[0]
     n_layers = geo.shape[0]
-    act = icfg[I_ACT]
     use_bn = icfg[I_BN] != 0
     resid = icfg[I_RESID] != 0
     h = xb
@@ -668,7 +704,7 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
             k = _shift(af)
             acc = _acc(scratch, 3, fo)
             _act_col_stats(a, a, 0.0, k, acc)  # mean and std of the logits; no slopes here
-            _write_act_stats(acc, k, nb, False, lstats, l)
+            _write_act_stats(acc, k, nb, False, lstats[l])
             lstats[l, L_DEAD] = 0.0
             return a
         df = _block(work[W_D], nb, u, fo)
@@ -677,12 +713,11 @@ def forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, update_running
             z = _block(work[W_Z], nb, u, fo).reshape(nb, fo)
             _linear(h, w, b, z)
             xh = _block(work[W_XH], nb, u, fo).reshape(nb, fo)
-            _bn_train(z, xh, a, gamma, beta, bnbuf[0, u: u + fo], bnbuf[1, u: u + fo],
-                      bnrun[0, u: u + fo], bnrun[1, u: u + fo], fcfg[F_BN_EPS], fcfg[F_BN_MOM],
+            _bn_train(z, xh, a, gamma, beta, bufs.bnbuf[:, u: u + fo], bufs.bnrun[:, u: u + fo], fcfg,
                       update_running)
         else:
             np.dot(h, w, a)  # z straight into a's block; the sweep below adds b and applies f
-        _act_layer(af, b, df, h, nb, fo, act, not use_bn, res, icfg[I_STATS] != 0, scratch, lstats, l)
+        _act_layer(af, df, b, h, icfg, fcfg, not use_bn, res, scratch, lstats[l])
         h = a
     return h  # not reached: the output layer returns above
 
@@ -726,19 +761,22 @@ def loss_and_dlogits(z, t, task, dz):
 
 # --------------------------------------------------------------------------------- backward
 @njit(**_OPTS)
-def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats, scratch):
+def backward(xb, net, icfg, fcfg, bufs, lstats):
     """Back-propagate from ``work[W_D]`` of the output layer (dL/dz, set by ``loss_and_dlogits``).
-    Fills ``grad`` (data gradient + penalty gradient) and the gradient statistics; returns
+    Fills ``net.grad`` (data gradient + penalty gradient) and the gradient statistics; returns
     (penalty value, |grad|^2), the latter summed layer by layer while each is in cache (clipping
     and the global norm need it). ``L_GRAD_NORM`` is the data-loss gradient, penalties excluded.
-    ``scratch``: as forward_train's (its float64 per-column accumulators serve every sum here)."""
+    ``bufs.scratch``: as forward_train's (its float64 per-column accumulators serve every sum
+    here); with statistics and plain SGD, ``bufs.sums`` gets each layer's |W|^2 and |grad W|^2."""
+    theta, grad, geo = net.theta, net.grad, net.geo
+    work, bnbuf, scratch, sums = bufs.work, bufs.bnbuf, bufs.scratch, bufs.sums
     nb = xb.shape[0]
     n_layers = geo.shape[0]
     use_bn = icfg[I_BN] != 0
     resid = icfg[I_RESID] != 0
     l1 = fcfg[F_L1]
     l2 = fcfg[F_L2]
-    sgd = icfg[I_OPT] == 0
+    sgd = icfg[I_OPT] == OPT_SGD
     stats = icfg[I_STATS] != 0
     penalty = 0.0
     gsq = 0.0
@@ -800,11 +838,10 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats, scratch):
             lstats[l, L_GRAD_NORM] = _norm(gwf, wsq)
             lstats[l, L_GRAD_MEAN_ABS] = sa / gwf.shape[0]
         # plain SGD's update statistics need |W|^2 and |dW|^2 = (lr * clip factor)^2 |grad W|^2:
-        # both are at hand here, so apply_update need not measure (see its ``gscale``)
-        want_wn = stats and sgd
-        if want_wn:  # squared, and |grad W|^2 unscaled, until apply_update
-            lstats[l, L_WEIGHT_NORM] = _norms2(w, _acc(scratch, 2, fo), False)[0]
-            lstats[l, L_UPDATE_RATIO] = wsq
+        # both are at hand here, so apply_update need not measure (see its ``measured``)
+        if stats and sgd:
+            sums[l, SUM_W2] = _norms2(w, _acc(scratch, 2, fo), False)[0]
+            sums[l, SUM_G2] = wsq
         if l > 0:
             gap = _ga_block(work, nb, gstride, l - 1, fi).reshape(nb, fi)
             if fi <= nb and fi * fo <= _WT_COPY_MAX:  # small GEMMs with a transposed operand run
@@ -824,16 +861,18 @@ def backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats, scratch):
 
 
 @njit(**_OPTS)
-def loss_grad(xb, tb, theta, grad, geo, icfg, fcfg, work, bnbuf, bnrun, lstats, scratch):
+def loss_grad(xb, tb, net, icfg, fcfg, bufs, lstats):
     """Objective (data loss + penalty) and its gradient for one batch, without touching running
     statistics: the entry point of the finite-difference checks. Returns (loss, correct)."""
+    _check_ids(icfg)
+    geo = net.geo
     nb = xb.shape[0]
     n_layers = geo.shape[0]
-    z = forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, False, lstats, scratch)
+    z = forward_train(xb, net, icfg, fcfg, bufs, False, lstats)
     lo = n_layers - 1
-    dz = _block(work[W_D], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
+    dz = _block(bufs.work[W_D], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
     loss, correct = loss_and_dlogits(z, tb, icfg[I_TASK], dz)
-    penalty, _ = backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, lstats, scratch)
+    penalty, _ = backward(xb, net, icfg, fcfg, bufs, lstats)
     return loss + penalty, correct
 
 
@@ -841,9 +880,9 @@ def loss_grad(xb, tb, theta, grad, geo, icfg, fcfg, work, bnbuf, bnrun, lstats, 
 @njit(**_OPTS)
 def clip_grads(grad, geo, mode, c, gn):
     """Clip in place; ``gn`` is the global L2 norm of ``grad``. Returns (whether anything changed,
-    the factor every entry was scaled by: 1 if none changed, -1 if entries changed differently)."""
+    whether every entry was scaled by one factor, that factor: 1 if nothing changed)."""
     clipped = False
-    if mode == 1:  # by value
+    if mode == CLIP_VALUE:
         for k in range(grad.shape[0]):
             if grad[k] > c:
                 grad[k] = c
@@ -851,7 +890,7 @@ def clip_grads(grad, geo, mode, c, gn):
             elif grad[k] < -c:
                 grad[k] = -c
                 clipped = True
-    elif mode == 2:  # per-layer norm
+    elif mode == CLIP_LAYER_NORM:
         for l in range(geo.shape[0]):
             seg = grad[geo[l, G_POFF]: geo[l, G_PEND]]
             n = _norm(seg, _sum_sq(seg))
@@ -860,13 +899,13 @@ def clip_grads(grad, geo, mode, c, gn):
                 for k in range(seg.shape[0]):
                     seg[k] *= f
                 clipped = True
-    elif mode == 3:  # global norm
+    elif mode == CLIP_GLOBAL_NORM:
         if gn > c:
             f = c / gn
             for k in range(grad.shape[0]):
                 grad[k] *= f
-            return True, f
-    return clipped, -1.0 if clipped else 1.0
+            return True, True, f
+    return clipped, not clipped, 1.0
 
 
 @njit(**_OPTS)
@@ -915,36 +954,37 @@ def _add(w, dw):
 
 
 @njit(**_OPTS)
-def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stats=True, gscale=-1.0):
-    """One optimiser step (``t`` counts from 1), one branch-free loop per rule; ``delta`` is
-    scratch like ``theta`` (plain SGD needs it only to measure). Writes weight norm (before) and
-    |dW|/|W| per layer. ``gscale >= 0``: plain SGD, and ``backward`` left |W|^2 and |grad W|^2 in
-    those two columns, ``grad`` having been scaled by ``gscale`` since (clipping): nothing to
+def apply_update(net, opt, lr, t, fcfg, lstats, stats, sums, measured, gscale):
+    """One optimiser step (``t`` counts from 1), one branch-free loop per rule; ``net.delta`` is
+    scratch like ``theta`` (plain SGD needs it only to measure). With ``stats``, writes weight norm
+    (before) and |dW|/|W| per layer. ``measured``: plain SGD, and ``backward`` left |W|^2 and
+    |grad W|^2 in ``sums``, ``grad`` having been scaled by ``gscale`` since (clipping): nothing to
     measure."""
+    theta, grad, m1, m2, delta, geo = net.theta, net.grad, net.m1, net.m2, net.delta, net.geo
     mu = fcfg[F_MOMENTUM]
     b1 = fcfg[F_BETA1]
     b2 = fcfg[F_BETA2]
     rho = fcfg[F_RHO]
     eps = fcfg[F_EPS]
     n = theta.shape[0]
-    if opt == 1 or opt == 2:
+    if opt == OPT_MOMENTUM or opt == OPT_NESTEROV:
         for k in range(n):
             m1[k] = mu * m1[k] + grad[k]
-        if opt == 1:
+        if opt == OPT_MOMENTUM:
             for k in range(n):
                 delta[k] = -lr * m1[k]
         else:
             for k in range(n):
                 delta[k] = -lr * (grad[k] + mu * m1[k])
-    elif opt == 3:
+    elif opt == OPT_ADAGRAD:
         for k in range(n):
             m2[k] += grad[k] * grad[k]
             delta[k] = -lr * grad[k] / (math.sqrt(m2[k]) + eps)
-    elif opt == 4:
+    elif opt == OPT_RMSPROP:
         for k in range(n):
             m2[k] = rho * m2[k] + (1.0 - rho) * grad[k] * grad[k]
             delta[k] = -lr * grad[k] / (math.sqrt(m2[k]) + eps)
-    elif opt != 0:  # adam, adamw (plain SGD: see below)
+    elif opt == OPT_ADAM or opt == OPT_ADAMW:  # (plain SGD: see below)
         bc1 = 1.0 - b1 ** t
         bc2 = 1.0 - b2 ** t
         for k in range(n):
@@ -958,17 +998,17 @@ def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stat
         pend = geo[l, G_PEND]
         wsq = 0.0
         dsq = 0.0
-        if opt == 0 and not (stats and gscale < 0.0):  # plain SGD, one pass per segment, no delta
+        if opt == OPT_SGD and (measured or not stats):  # plain SGD, one pass per segment, no delta
             if stats:
-                wsq = lstats[l, L_WEIGHT_NORM]
-                dsq = (lr * gscale) ** 2 * lstats[l, L_UPDATE_RATIO]
+                wsq = sums[l, SUM_W2]
+                dsq = (lr * gscale) ** 2 * sums[l, SUM_G2]
             _axpy(theta[p:wend], grad[p:wend], -lr)
             _axpy(theta[wend:pend], grad[wend:pend], -lr)
         else:
-            if opt == 0:  # SGD after value or per-layer clipping: measure the update as taken
+            if opt == OPT_SGD:  # after value or per-layer clipping: measure the update as taken
                 for k in range(p, pend):
                     delta[k] = -lr * grad[k]
-            if opt == 6 and wd != 0.0:  # adamw: decoupled decay of weight matrices only
+            if opt == OPT_ADAMW and wd != 0.0:  # adamw: decoupled decay of weight matrices only
                 for k in range(p, wend):
                     delta[k] -= wd * theta[k]
             if stats:
@@ -983,10 +1023,13 @@ def apply_update(theta, grad, m1, m2, delta, geo, opt, lr, t, fcfg, lstats, stat
 
 # ------------------------------------------------------------------------ evaluation mode
 @njit(**_OPTS)
-def predict(xq, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, out):
+def predict(xq, net, icfg, fcfg, bufs, out):
     """Evaluation-mode forward (running batch-norm statistics) of ``xq (n, d_in)`` in batches;
-    writes the logits / outputs into ``out (n, d_out)``. ``ebuf (4, E * max_width)`` in the
-    network's dtype (two ping-pong rows, the input, f' scratch), ``escratch`` float64 (2, same)."""
+    writes the logits / outputs into ``out (n, d_out)``. ``bufs.ebuf (4, E * max_width)`` in the
+    network's dtype (two ping-pong rows, the input, f' scratch), ``bufs.escratch`` float64 (2, same)."""
+    _check_ids(icfg)
+    theta, geo = net.theta, net.geo
+    bnrun, ebuf, escratch = bufs.bnrun, bufs.ebuf, bufs.escratch
     n = xq.shape[0]
     n_layers = geo.shape[0]
     act = icfg[I_ACT]
@@ -1026,9 +1069,9 @@ def predict(xq, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, out):
 
 
 @njit(**_OPTS)
-def evaluate(xe, te, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, out):
+def evaluate(xe, te, net, icfg, fcfg, bufs, out):
     """Loss and accuracy on a held-out set in evaluation mode (``out`` is scratch (n, d_out))."""
-    predict(xe, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, out)
+    predict(xe, net, icfg, fcfg, bufs, out)
     n, c = out.shape
     loss = 0.0
     correct = 0
@@ -1059,35 +1102,49 @@ def evaluate(xe, te, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, out):
 
 # ---------------------------------------------------------------------------- the K-step loop
 @njit(**_OPTS)
-def train_chunk(x, t, idx, xte, tte, lrs, theta, grad, m1, m2, delta, geo, icfg, fcfg, work, xb, tb,
-                bnbuf, bnrun, scratch, ebuf, escratch, eout, step0, opt_t0, ring_step, ring_g, ring_l,
-                ring_pos):
-    """Run ``K = idx.shape[0]`` SGD steps; batch k is ``x[idx[k]]``, its rate ``lrs[k]``.
+def _check_ids(icfg):
+    """Refuse branch ids no branch exists for (an unknown id must never compute something)."""
+    if not (0 <= icfg[I_ACT] < N_ACT and 0 <= icfg[I_OPT] < N_OPT and 0 <= icfg[I_CLIP] < N_CLIP
+            and (icfg[I_TASK] == TASK_CLASSIFY or icfg[I_TASK] == TASK_REGRESS)):
+        raise ValueError("unknown activation, optimiser, clipping or task id in icfg")
+
+
+@njit(**_OPTS)
+def train_chunk(data, idx, lrs, net, icfg, fcfg, bufs, ring, at):
+    """Run ``K = idx.shape[0]`` steps; batch k is ``data.x[idx[k]]``, its rate ``lrs[k]``.
+    ``at = (step0, opt_t0, ring_pos)``: the first step's number, the optimiser's step count before
+    it, the ring row it writes.
 
     Every step writes one ring row ``(ring_pos + k) % cap``: its step number, the global and the
     per-layer statistics. A non-finite loss or gradient writes a ``STATUS_DIVERGED`` row, skips
     that update and stops. Returns (rows written, diverged)."""
+    _check_ids(icfg)
+    step0, opt_t0, ring_pos = at
+    x, t = data.x, data.t
+    xb, tb = bufs.xb, bufs.tb
+    theta, grad, geo = net.theta, net.grad, net.geo
     n_steps, nb = idx.shape
-    cap = ring_g.shape[0]
+    cap = ring.glob.shape[0]
     n_layers = geo.shape[0]
     lo = n_layers - 1
     eval_every = icfg[I_EVAL_EVERY]
+    stats = icfg[I_STATS] != 0
     for k in range(n_steps):
         row = (ring_pos + k) % cap
-        ls = ring_l[row]
-        gs = ring_g[row]
+        ls = ring.layers[row]
+        gs = ring.glob[row]
         for i in range(nb):
             r = idx[k, i]
             xb[i, :] = x[r]
             tb[i, :] = t[r]
-        z = forward_train(xb, theta, geo, icfg, fcfg, work, bnbuf, bnrun, True, ls, scratch)
-        dz = _block(work[W_D], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
+        z = forward_train(xb, net, icfg, fcfg, bufs, True, ls)
+        dz = _block(bufs.work[W_D], nb, geo[lo, G_UOFF], geo[lo, G_FOUT]).reshape(nb, geo[lo, G_FOUT])
         loss, correct = loss_and_dlogits(z, tb, icfg[I_TASK], dz)
-        penalty, gsq = backward(xb, theta, grad, geo, icfg, fcfg, work, bnbuf, ls, scratch)
+        penalty, gsq = backward(xb, net, icfg, fcfg, bufs, ls)
         loss += penalty
         gn = _norm(grad, gsq)
-        clipped, gscale = clip_grads(grad, geo, icfg[I_CLIP], fcfg[F_CLIP], gn)
-        ring_step[row] = step0 + k
+        clipped, uniform, gscale = clip_grads(grad, geo, icfg[I_CLIP], fcfg[F_CLIP], gn)
+        ring.step[row] = step0 + k
         gs[S_LOSS] = loss
         gs[S_TRAIN_ACC] = correct / nb if icfg[I_TASK] == TASK_CLASSIFY else np.nan
         gs[S_TEST_ACC] = np.nan
@@ -1102,10 +1159,10 @@ def train_chunk(x, t, idx, xte, tte, lrs, theta, grad, m1, m2, delta, geo, icfg,
                 ls[l, L_UPDATE_RATIO] = np.nan
             return k + 1, True
         gs[S_STATUS] = STATUS_OK
-        apply_update(theta, grad, m1, m2, delta, geo, icfg[I_OPT], lrs[k], opt_t0 + k + 1, fcfg, ls,
-                     icfg[I_STATS] != 0, gscale)
+        apply_update(net, icfg[I_OPT], lrs[k], opt_t0 + k + 1, fcfg, ls, stats, bufs.sums,
+                     stats and uniform and icfg[I_OPT] == OPT_SGD, gscale)
         if (step0 + k + 1) % eval_every == 0:
-            tl, ta = evaluate(xte, tte, theta, geo, icfg, fcfg, bnrun, ebuf, escratch, eout)
+            tl, ta = evaluate(data.xte, data.tte, net, icfg, fcfg, bufs, data.eout)
             gs[S_TEST_LOSS] = tl
             gs[S_TEST_ACC] = ta
     return n_steps, False

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradtui import kernels as K
-from gradtui.activations import ACTIVATIONS
+from gradtui.activations import ACTIVATIONS, slope_threshold
 from gradtui.config import Config
 from gradtui.initializers import INITIALIZERS
 from gradtui.optimizers import CLIPPING, OPTIMIZERS
@@ -33,8 +33,10 @@ def layer_names(n_hidden: int) -> tuple[str, ...]:
 
 def pack_config(cfg: Config, task: str) -> tuple[np.ndarray, np.ndarray]:
     """The plain data the kernels branch on: (icfg int64, fcfg float64)."""
+    act = ACTIVATIONS[cfg.activation]
     icfg = np.zeros(K.N_ICFG, np.int64)
-    icfg[K.I_ACT] = ACTIVATIONS[cfg.activation].id
+    icfg[K.I_ACT] = act.id
+    icfg[K.I_SATURATING] = int(act.saturating)
     icfg[K.I_OPT] = OPTIMIZERS[cfg.optimizer].id
     icfg[K.I_CLIP] = CLIPPING[cfg.clip].id
     icfg[K.I_RESID] = int(cfg.residual)
@@ -54,6 +56,7 @@ def pack_config(cfg: Config, task: str) -> tuple[np.ndarray, np.ndarray]:
     fcfg[K.F_CLIP] = cfg.clip_value
     fcfg[K.F_BN_EPS] = 1e-5
     fcfg[K.F_BN_MOM] = 0.1
+    fcfg[K.F_SLOPE_THR] = slope_threshold(act)
     return icfg, fcfg
 
 
@@ -90,6 +93,11 @@ class MLP:
         self.ebuf = np.zeros((4, EVAL_ROWS * max(self.sizes)), dt)  # evaluation-mode activations
         self.escratch = np.zeros((2, EVAL_ROWS * max(self.sizes)))  # float64 kernel scratch for them
         self.scratch = np.zeros(K.scratch_shape(self.batch, self.sizes))  # float64 kernel scratch
+        self.sums = np.zeros((n_layers, K.N_SUMS))  # per-layer sums one phase of a step leaves the next
+        # the kernels' grouped arguments (views of the arrays above: writes go through)
+        self.net = K.Net(self.theta, self.grad, self.m1, self.m2, self.delta, self.geo)
+        self.bufs = K.Bufs(self.work, self.xb, self.tb, self.bnbuf, self.bnrun, self.scratch, self.sums,
+                           self.ebuf, self.escratch)
         self.reset_running_stats()
 
     @property
@@ -125,18 +133,16 @@ class MLP:
     def loss_grad(self, xb: np.ndarray, tb: np.ndarray, icfg: np.ndarray, fcfg: np.ndarray) -> tuple[float, np.ndarray]:
         """Objective and a copy of its gradient on one batch (no running-stat update)."""
         nb = xb.shape[0]
-        work, scratch = self.work, self.scratch
+        bufs = self.bufs
         if nb != self.batch:
-            work = np.zeros(K.work_shape(nb, self.sizes), self.dtype)
-            scratch = np.zeros(K.scratch_shape(nb, self.sizes))
+            bufs = bufs._replace(work=np.zeros(K.work_shape(nb, self.sizes), self.dtype),
+                                 scratch=np.zeros(K.scratch_shape(nb, self.sizes)))
         lstats = np.zeros((self.n_layers, K.N_LSTATS))
         loss, _ = K.loss_grad(np.ascontiguousarray(xb, self.dtype), np.ascontiguousarray(tb, self.dtype),
-                              self.theta, self.grad, self.geo, icfg, fcfg, work, self.bnbuf, self.bnrun, lstats,
-                              scratch)
+                              self.net, icfg, fcfg, bufs, lstats)
         return loss, self.grad.copy()
 
     def predict(self, x: np.ndarray, icfg: np.ndarray, fcfg: np.ndarray) -> np.ndarray:
         out = np.zeros((x.shape[0], self.sizes[-1]), self.dtype)
-        K.predict(np.ascontiguousarray(x, self.dtype), self.theta, self.geo, icfg, fcfg, self.bnrun, self.ebuf,
-                  self.escratch, out)
+        K.predict(np.ascontiguousarray(x, self.dtype), self.net, icfg, fcfg, self.bufs, out)
         return out

@@ -1,6 +1,6 @@
 """Optimiser, gradient-clipping and learning-rate-schedule registries.
 
-The update rules run inside :mod:`gradtui.kernels` (selected by the integer ids below); the
+The update rules run inside :mod:`gradtui.kernels` (each entry names its kernel branch id); the
 schedules are plain NumPy here, evaluated for a whole chunk of steps at once.
 
 Update rules (g already clipped, t counts optimiser steps from 1):
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gradtui import kernels as K
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -31,20 +33,20 @@ class Choice:
 
 
 OPTIMIZERS: dict[str, Choice] = {
-    "sgd": Choice(0, "plain gradient descent"),
-    "momentum": Choice(1, "heavy-ball momentum"),
-    "nesterov": Choice(2, "Nesterov momentum"),
-    "adagrad": Choice(3, "per-weight rates from summed g^2"),
-    "rmsprop": Choice(4, "per-weight rates from a running g^2"),
-    "adam": Choice(5, "momentum + RMSprop + bias correction"),
-    "adamw": Choice(6, "Adam with decoupled weight decay"),
+    "sgd": Choice(K.OPT_SGD, "plain gradient descent"),
+    "momentum": Choice(K.OPT_MOMENTUM, "heavy-ball momentum"),
+    "nesterov": Choice(K.OPT_NESTEROV, "Nesterov momentum"),
+    "adagrad": Choice(K.OPT_ADAGRAD, "per-weight rates from summed g^2"),
+    "rmsprop": Choice(K.OPT_RMSPROP, "per-weight rates from a running g^2"),
+    "adam": Choice(K.OPT_ADAM, "momentum + RMSprop + bias correction"),
+    "adamw": Choice(K.OPT_ADAMW, "Adam with decoupled weight decay"),
 }
 
 CLIPPING: dict[str, Choice] = {
-    "none": Choice(0, "no clipping"),
-    "value": Choice(1, "g <- clip(g, -c, c)"),
-    "layer_norm": Choice(2, "each layer: g <- g min(1, c/|g_layer|)"),
-    "global_norm": Choice(3, "all layers: g <- g min(1, c/|g|)"),
+    "none": Choice(K.CLIP_NONE, "no clipping"),
+    "value": Choice(K.CLIP_VALUE, "g <- clip(g, -c, c)"),
+    "layer_norm": Choice(K.CLIP_LAYER_NORM, "each layer: g <- g min(1, c/|g_layer|)"),
+    "global_norm": Choice(K.CLIP_GLOBAL_NORM, "all layers: g <- g min(1, c/|g|)"),
 }
 
 

@@ -82,6 +82,8 @@ class Trainer:
         self.mlp.init_weights(cfg.init, self.init_rng, cfg.init_std, cfg.init_gain)
         self.icfg, self.fcfg = pack_config(cfg, self.data.task)
         self.ring = StatsRing(self.mlp.n_layers, self.ring_capacity)
+        self.kdata = K.Data(self.x, self.t, self.xte, self.tte, self.eout)  # the kernels' grouped arguments
+        self.kring = K.Ring(self.ring.step, self.ring.glob, self.ring.layers)
         # forward + backward + update: 6 flops per weight per sample (as the benchmark counts)
         self.step_flops = cfg.batch_size * flops_per_sample(sizes)
         shape = (sizes, cfg.batch_size, cfg.dtype)
@@ -224,10 +226,8 @@ class Trainer:
         lrs = schedule_lrs(c.schedule, c.lr, self.step_count, n, c.schedule_steps, c.lr_gamma)
         m = self.mlp
         t0 = time.perf_counter()
-        rows, diverged = K.train_chunk(
-            self.x, self.t, idx, self.xte, self.tte, lrs, m.theta, m.grad, m.m1, m.m2, m.delta, m.geo,
-            self.icfg, self.fcfg, m.work, m.xb, m.tb, m.bnbuf, m.bnrun, m.scratch, m.ebuf, m.escratch, self.eout,
-            self.step_count, self.opt_t, self.ring.step, self.ring.glob, self.ring.layers, self.ring.pos)
+        rows, diverged = K.train_chunk(self.kdata, idx, lrs, m.net, self.icfg, self.fcfg, m.bufs, self.kring,
+                                       (self.step_count, self.opt_t, self.ring.pos))
         dt = time.perf_counter() - t0
         self.ring.advance(rows)
         self.step_count += rows

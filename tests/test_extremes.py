@@ -138,8 +138,7 @@ def _stats_vs_float64(m, cfg, x, t, task="classify"):
     nb = x.shape[0]
     lstats = np.zeros((m.n_layers, K.N_LSTATS))
     xb, tb = np.ascontiguousarray(x, m.dtype), np.ascontiguousarray(t, m.dtype)
-    loss, _ = K.loss_grad(xb, tb, m.theta, m.grad, m.geo, icfg, fcfg, m.work, m.bnbuf, m.bnrun, lstats,
-                          m.scratch)
+    loss, _ = K.loss_grad(xb, tb, m.net, icfg, fcfg, m.bufs, lstats)
     ref = np.full_like(lstats, np.nan)
     for l in range(m.n_layers):
         fi, fo, p, u, _ = (int(v) for v in m.geo[l])
@@ -254,6 +253,6 @@ def test_float64_gradient_norm_past_1e154_is_finite_not_diverged(quiet):
 def test_per_layer_clipping_of_a_huge_float64_gradient_scales_not_zeroes():
     g = np.full(4, 1e160)
     geo = np.array([[2, 2, 0, 0, 4]], np.int64)
-    clipped, _ = K.clip_grads(g, geo, 2, 1.0, math.inf)
+    clipped, _, _ = K.clip_grads(g, geo, K.CLIP_LAYER_NORM, 1.0, math.inf)
     assert clipped
     np.testing.assert_allclose(g, 0.5, rtol=1e-12)

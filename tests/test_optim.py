@@ -52,7 +52,7 @@ def kernel_steps(opt, wd=0.0):
     lstats = np.zeros((1, K.N_LSTATS))
     for t, g in enumerate((G1, G2), start=1):
         m.grad[:] = g
-        K.apply_update(m.theta, m.grad, m.m1, m.m2, m.delta, m.geo, OPTIMIZERS[opt].id, 0.1, t, fcfg, lstats)
+        K.apply_update(m.net, OPTIMIZERS[opt].id, 0.1, t, fcfg, lstats, True, m.sums, False, 1.0)
     return m.theta.copy(), lstats
 
 
@@ -74,7 +74,7 @@ def test_update_ratio_and_weight_norm_statistics():
     m.grad[:] = G1
     _, fcfg = pack_config(Config(), "regress")
     lstats = np.zeros((1, K.N_LSTATS))
-    K.apply_update(m.theta, m.grad, m.m1, m.m2, m.delta, m.geo, 0, 0.1, 1, fcfg, lstats)
+    K.apply_update(m.net, K.OPT_SGD, 0.1, 1, fcfg, lstats, True, m.sums, False, 1.0)
     assert lstats[0, K.L_WEIGHT_NORM] == pytest.approx(math.hypot(0.5, 1.0))
     assert lstats[0, K.L_UPDATE_RATIO] == pytest.approx(0.1 * math.hypot(0.2, 0.4) / math.hypot(0.5, 1.0))
 
@@ -99,22 +99,23 @@ def test_clipping_matches_hand_computation(mode):
     elif mode == "global_norm":
         expected = g * min(1.0, c / np.linalg.norm(g))
     out = g.copy()
-    clipped, scale = K.clip_grads(out, m.geo, CLIPPING[mode].id, c, np.linalg.norm(g))
+    clipped, uniform, scale = K.clip_grads(out, m.geo, CLIPPING[mode].id, c, np.linalg.norm(g))
     np.testing.assert_allclose(out, expected, rtol=1e-14)
     assert clipped == (mode != "none")
     # the one factor every entry was scaled by, if there is one (apply_update's SGD statistics use it)
+    assert uniform == (mode in ("none", "global_norm"))
     if mode == "global_norm":
         assert scale == pytest.approx(c / np.linalg.norm(g), rel=1e-14)
-    else:
-        assert scale == (1.0 if mode == "none" else -1.0)
+    elif mode == "none":
+        assert scale == 1.0
 
 
 def test_clipping_below_threshold_changes_nothing():
     m, g = two_layer_grad()
     for mode in CLIPPING.values():
         out = g.copy()
-        clipped, scale = K.clip_grads(out, m.geo, mode.id, 1e9, np.linalg.norm(g))
-        assert not clipped and scale == 1.0
+        clipped, uniform, scale = K.clip_grads(out, m.geo, mode.id, 1e9, np.linalg.norm(g))
+        assert not clipped and uniform and scale == 1.0
         np.testing.assert_array_equal(out, g)
 
 

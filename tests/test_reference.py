@@ -7,6 +7,7 @@ import pytest
 
 from gradtui.activations import ACTIVATIONS
 from gradtui.config import Config
+from gradtui.mlp import pack_config
 from gradtui.optimizers import CLIPPING, OPTIMIZERS
 from gradtui.reference import ReferenceNet, activation, compare_with_trainer, peek_batches
 from gradtui.stats import LAYER_COL
@@ -119,8 +120,8 @@ def test_activation_statistics_over_many_row_blocks(act, dtype):
     df = np.empty_like(af)
     lstats = np.zeros((1, K.N_LSTATS))
     scratch = np.zeros(K.scratch_shape(nb, (2, fo)))
-    K._act_layer(af, zero_b, df, af.reshape(nb, fo), nb, fo, ACTIVATIONS[act].id, True, False, True, scratch,
-                 lstats, 0)
+    icfg, fcfg = pack_config(Config(activation=act), "classify")
+    K._act_layer(af, df, zero_b, af.reshape(nb, fo), icfg, fcfg, True, False, scratch, lstats[0])
     a, d = af.reshape(nb, fo).astype(np.float64), df.reshape(nb, fo).astype(np.float64)
     tol = 1e-12  # both dtypes: the statistics are summed in float64
     np.testing.assert_allclose(lstats[0, K.L_ACT_MEAN], a.mean(), rtol=tol)
