@@ -1168,6 +1168,93 @@ def train_chunk(data, idx, lrs, net, icfg, fcfg, bufs, ring, at):
     return n_steps, False
 
 
+# ---------------------------------------------------------------------- per-layer histograms
+HIST_BINS = 32  # bins of every histogram
+HIST_LOG_LO = -30.0  # log10 |x| of the gradient histograms' first edge (one decade a bin);
+HIST_LOG_HI = HIST_LOG_LO + HIST_BINS  # below it (and exact zeros) count in column 0, above in the last
+HIST_SAMPLE = 4096  # at most this many entries a layer and quantity, at a fixed stride
+
+
+@njit(**_OPTS)
+def _stride(n):
+    return max(1, (n + HIST_SAMPLE - 1) // HIST_SAMPLE)
+
+
+@njit(**_OPTS)
+def _hist_log(x, out):
+    """out[0] += entries with |x| < 10^HIST_LOG_LO (zeros too), out[1 + b] += those in decade b,
+    out[-1] += those at or past 10^HIST_LOG_HI (inf); NaN is not counted. Sampled at _stride."""
+    nbin = out.shape[0] - 2
+    for k in range(0, x.shape[0], _stride(x.shape[0])):
+        v = abs(np.float64(x[k]))
+        if v != v:
+            continue
+        if v == 0.0:
+            out[0] += 1.0
+            continue
+        b = math.floor(math.log10(v) - HIST_LOG_LO) if math.isfinite(v) else nbin
+        if b < 0:
+            out[0] += 1.0
+        elif b >= nbin:
+            out[nbin + 1] += 1.0
+        else:
+            out[1 + b] += 1.0
+
+
+@njit(**_OPTS)
+def _hist_lin(x, lo, hi, out):
+    """Linear bins over [lo, hi] (ends included in the end bins), sampled at _stride; a value
+    outside the range (or non-finite) is not counted."""
+    nbin = out.shape[0]
+    w = (hi - lo) / nbin if hi > lo else 1.0
+    for k in range(0, x.shape[0], _stride(x.shape[0])):
+        v = np.float64(x[k])
+        if not (lo <= v <= hi):
+            continue
+        out[min(nbin - 1, int((v - lo) / w))] += 1.0
+
+
+@njit(**_OPTS)
+def _finite_range(x):
+    lo = math.inf
+    hi = -math.inf
+    for k in range(0, x.shape[0], _stride(x.shape[0])):
+        v = np.float64(x[k])
+        if math.isfinite(v):
+            lo = min(lo, v)
+            hi = max(hi, v)
+    return lo, hi
+
+
+@njit(**_OPTS)
+def histograms(net, bufs, nb, act_range, h_act, h_grad, h_delta):
+    """Per-layer histograms of what the last training step left in the buffers: the layer outputs
+    (``bufs.work[W_A]``, linear bins over ``act_range[l]``, or over the values' finite range where
+    it is NaN; the range used is written back), |dL/dW| (``net.grad``) and |dL/dz|
+    (``bufs.work[W_D]``, after backward) in decades (``_hist_log``). Counts, not fractions.
+    Runs on the snapshot cadence, not every step; samples at most HIST_SAMPLE entries a layer."""
+    geo = net.geo
+    h_act[:, :] = 0.0
+    h_grad[:, :] = 0.0
+    h_delta[:, :] = 0.0
+    for l in range(geo.shape[0]):
+        fi = geo[l, G_FIN]
+        fo = geo[l, G_FOUT]
+        u = geo[l, G_UOFF]
+        p = geo[l, G_POFF]
+        a = _block(bufs.work[W_A], nb, u, fo)
+        lo = act_range[l, 0]
+        hi = act_range[l, 1]
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            lo, hi = _finite_range(a)
+            act_range[l, 0] = lo
+            act_range[l, 1] = hi
+        if lo <= hi:
+            _hist_lin(a, lo, hi, h_act[l])
+        _hist_log(net.grad[p: p + fi * fo], h_grad[l])
+        _hist_log(_block(bufs.work[W_D], nb, u, fo), h_delta[l])
+
+
 def set_blas_threads(n: int) -> None:
     """Limit BLAS threads, including SciPy's OpenBLAS that numba's ``np.dot`` loads lazily."""
     import scipy.linalg  # noqa: F401  (loads the BLAS numba will call, so the limit reaches it)
