@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradtui.activations import ACTIVATIONS, LEAKY_SLOPE, SELU_ALPHA, SELU_LAMBDA
+from gradtui.activations import ACTIVATIONS
 from gradtui.config import Config
 from gradtui.stats import GLOBAL_COL, LAYER_COL
 
@@ -35,46 +35,12 @@ N_LAYER_STATS = len(LAYER_COL)
 N_GLOBAL_STATS = len(GLOBAL_COL)
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
-GELU_C = np.sqrt(2.0 / np.pi)
-GELU_K = 0.044715
 
 
 # ------------------------------------------------------------------------------- activations
 def activation(name: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(f(y), f'(y)) elementwise."""
-    one = y.dtype.type(1)
-    if name == "sigmoid":
-        e = np.exp(-np.abs(y))  # never overflows
-        s = np.where(y >= 0, one / (one + e), e / (one + e))
-        return s, s * (one - s)
-    if name == "tanh":
-        a = np.tanh(y)
-        return a, one - a * a
-    if name == "relu":
-        pos = y > 0
-        return np.where(pos, y, 0), pos.astype(y.dtype)
-    if name == "leaky_relu":
-        pos = y > 0
-        return np.where(pos, y, LEAKY_SLOPE * y), np.where(pos, one, y.dtype.type(LEAKY_SLOPE))
-    if name == "elu":
-        pos = y > 0
-        neg = np.minimum(y, 0)  # exp of the positive side is never used (and could overflow)
-        return np.where(pos, y, np.expm1(neg)), np.where(pos, one, np.exp(neg))
-    if name == "selu":
-        pos = y > 0
-        neg = np.minimum(y, 0)
-        a = SELU_LAMBDA * np.where(pos, y, SELU_ALPHA * np.expm1(neg))
-        d = SELU_LAMBDA * np.where(pos, one, SELU_ALPHA * np.exp(neg))
-        return a.astype(y.dtype), d.astype(y.dtype)
-    if name == "gelu":  # tanh approximation
-        u = GELU_C * (y + GELU_K * y ** 3)
-        t = np.tanh(u)
-        a = 0.5 * y * (1 + t)
-        d = 0.5 * (1 + t) + 0.5 * y * (1 - t * t) * GELU_C * (1 + 3 * GELU_K * y * y)
-        return a.astype(y.dtype), d.astype(y.dtype)
-    if name == "linear":
-        return y.copy(), np.ones_like(y)
-    raise ValueError(f"unknown activation {name!r}")
+    """(f(y), f'(y)) elementwise, from the activation's registry entry."""
+    return ACTIVATIONS[name].f_df(y)
 
 
 # ------------------------------------------------------------------------------ the network
