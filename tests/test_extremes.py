@@ -243,7 +243,7 @@ def test_diverged_only_when_something_is_not_finite(quiet):
     cfg = Config(activation="relu", init="normal", init_std=3.0, width=64, depth=12, dtype="float32")
     tr = Trainer(cfg)
     tr.run_steps(50)
-    glob = tr.ring.glob[: tr.ring.count if hasattr(tr.ring, "count") else 50]
+    glob = tr.ring.glob[: tr.ring.count]
     for row in glob:
         if row[K.S_STATUS] == K.STATUS_DIVERGED:
             assert not (math.isfinite(row[K.S_LOSS]) and math.isfinite(row[K.S_GRAD_NORM]))
