@@ -27,6 +27,7 @@ short interleaved pairs timed in the thread's CPU time; reports the median of
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import platform
@@ -157,11 +158,9 @@ def machine_info(torch_mod) -> dict:
                     break
     except OSError:
         pass
-    import numba
-
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "loadavg": load,
-            "numpy": np.__version__, "numba": numba.__version__,
+            "numpy": np.__version__, "numba": importlib.metadata.version("numba"),  # only kernels imports numba
             "torch": torch_mod.__version__ if torch_mod else None}
 
 
