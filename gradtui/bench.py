@@ -264,7 +264,8 @@ def stats_cost(tr, plan: Plan) -> tuple[float | None, str]:
 def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, torch_mod, peak1) -> dict:
     from gradtui.mlp import flops_per_sample
     from gradtui.optimizers import schedule_lrs
-    from gradtui.reference import ReferenceNet, peek_batches
+    from gradtui.reference import ReferenceNet
+    from gradtui.reference_compare import peek_batches
     from gradtui.trainer import Trainer
 
     cfg = bench_config(depth, width, batch, dtype)
