@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from gradtui import bench
+from gradtui import bench, bench_measure
 
 
 def test_quick_bench_writes_the_schema_and_the_implementations_agree(tmp_path, capsys):
@@ -44,10 +44,10 @@ def test_stats_cost_times_the_kernels_statistics_switch_and_leaves_it_on():
     from gradtui import kernels as K
     from gradtui.trainer import Trainer
 
-    tr = Trainer(bench.bench_config(3, 8, 16, "float64"))
+    tr = Trainer(bench_measure.bench_config(3, 8, 16, "float64"))
     tr.run_steps(4)
-    plan = bench.Plan((), ("float64",), 0.002, 2, 0.0, (1,), 16, True, False, False)
-    cost, how = bench.stats_cost(tr, plan)
+    plan = bench_measure.Plan((), ("float64",), 0.002, 2, 0.0, (1,), 16, True, False, False)
+    cost, how = bench_measure.stats_cost(tr, plan)
     assert math.isfinite(cost) and cost < 1 and "I_STATS" in how
     assert tr.icfg[K.I_STATS] == 1
     count = tr.ring.count
@@ -65,7 +65,7 @@ def test_stats_cost_times_the_kernels_statistics_switch_and_leaves_it_on():
 
     tr.run_steps = fail_on_the_off_half
     with pytest.raises(RuntimeError):
-        bench.stats_cost(tr, plan)
+        bench_measure.stats_cost(tr, plan)
     assert calls[-1] == 0 and tr.icfg[K.I_STATS] == 1
 
 
@@ -82,7 +82,7 @@ def test_render_marks_disagreement_and_prints_no_ratio():
 
 
 def test_windows_of_the_implementations_are_taken_in_turn():
-    from gradtui.bench import interleaved_windows
+    from gradtui.bench_measure import interleaved_windows
 
     log = []
 
@@ -98,5 +98,5 @@ def test_windows_of_the_implementations_are_taken_in_turn():
 
 
 def test_window_spread_is_the_range_over_the_median():
-    assert bench.spread([90.0, 100.0, 120.0]) == (120.0 - 90.0) / 100.0
-    assert bench.spread([5.0] * 5) == 0.0
+    assert bench_measure.spread([90.0, 100.0, 120.0]) == (120.0 - 90.0) / 100.0
+    assert bench_measure.spread([5.0] * 5) == 0.0
