@@ -88,7 +88,7 @@ class Activation:
         dt = z.dtype if z.dtype.kind == "f" else np.dtype(np.float64)
         with np.errstate(over="ignore"):  # an overflow (2|z|, z^3, a cast) only reaches the exact limit
             a, d = self.numpy(np.asarray(z, np.float64))
-            return a.astype(dt), d.astype(dt)
+            return a.astype(dt, copy=False), d.astype(dt, copy=False)
 
     def f(self, z) -> np.ndarray:
         return self.f_df(z)[0]
