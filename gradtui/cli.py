@@ -221,10 +221,8 @@ def cmd_list_presets() -> int:
 
 
 def cmd_dashboard(cfg, args) -> int:
-    try:
-        from gradtui.app import run_app
-    except ImportError as e:
-        return _fail(f"the dashboard is not available ({e})")
+    from gradtui.app import run_app
+
     with quiet_numerics():
         extra = {"record": args.record} if args.record else {}
         rc = run_app(cfg, mouse=not args.no_mouse, **extra)
@@ -232,10 +230,8 @@ def cmd_dashboard(cfg, args) -> int:
 
 
 def cmd_screenshot(cfg, args) -> int:
-    try:
-        from gradtui.app import save_screenshot
-    except ImportError as e:
-        return _fail(f"the dashboard is not available ({e})")
+    from gradtui.app import save_screenshot
+
     steps = args.steps or DEFAULT_SCREENSHOT_STEPS
     with quiet_numerics():
         try:
@@ -258,10 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     reserve_std_fds()
     try:
         if argv and argv[0] == "bench":
-            try:
-                from gradtui.bench import main as bench_main
-            except ImportError as e:
-                return _fail(f"the benchmark is not available ({e})")
+            from gradtui.bench import main as bench_main
+
             return bench_main(argv[1:])
         try:
             args = build_parser().parse_args(argv)

@@ -89,7 +89,8 @@ FIELDS: dict[str, FieldSpec] = {
     "n_samples": FieldSpec("number of points (train + test)", lo=8, hi=1_000_000),
     "test_fraction": FieldSpec("share of points held out for testing", lo=0.0, hi=0.9, lo_open=True),
     "noise": FieldSpec("noise level of the data set", lo=0.0, hi=10.0),
-    "n_classes": FieldSpec("classes for spiral / gaussian", lo=2, hi=16),
+    "n_classes": FieldSpec("classes for " + " / ".join(k for k, d in DATASETS.items()
+                                                       if d.task == "classify" and d.classes is None), lo=2, hi=16),
     "batch_size": FieldSpec("minibatch size", lo=1, hi=65536),
     "depth": FieldSpec("number of hidden layers", lo=1, hi=500),
     "width": FieldSpec("units per hidden layer", lo=1, hi=8192),

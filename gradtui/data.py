@@ -73,19 +73,35 @@ def _regression(rng, n, noise, k):
 
 @dataclass(frozen=True)
 class DataSpec:
-    fn: Callable
-    task: str
+    fn: Callable  # (rng, n, noise, n_classes) -> (x (n, 2), class index or value (n,))
+    task: str  # "classify" | "regress"
+    classes: int | None  # a fixed class count, or None: as many as the n_classes setting asks
     help: str
+
+    def n_classes(self, configured: int) -> int:
+        """Classes of this data set under the n_classes setting ``configured`` (0 for regression)."""
+        if self.task == "regress":
+            return 0
+        return configured if self.classes is None else self.classes
+
+    def n_out(self, configured: int) -> int:
+        """Network outputs: one per class, or one value."""
+        return self.n_classes(configured) or 1
 
 
 DATASETS: dict[str, DataSpec] = {
-    "spiral": DataSpec(_spiral, "classify", "interleaved spiral arms (n_classes)"),
-    "circles": DataSpec(_circles, "classify", "a disc inside a ring"),
-    "xor": DataSpec(_xor, "classify", "the four XOR quadrants"),
-    "gaussian": DataSpec(_gaussian, "classify", "n_classes Gaussian blobs"),
-    "moons": DataSpec(_moons, "classify", "two interleaved half-moons"),
-    "regression": DataSpec(_regression, "regress", "y = sin(3x) cos(2y) + x/2 + noise"),
+    "spiral": DataSpec(_spiral, "classify", None, "interleaved spiral arms (n_classes)"),
+    "circles": DataSpec(_circles, "classify", 2, "a disc inside a ring"),
+    "xor": DataSpec(_xor, "classify", 2, "the four XOR quadrants"),
+    "gaussian": DataSpec(_gaussian, "classify", None, "n_classes Gaussian blobs"),
+    "moons": DataSpec(_moons, "classify", 2, "two interleaved half-moons"),
+    "regression": DataSpec(_regression, "regress", None, "y = sin(3x) cos(2y) + x/2 + noise"),
 }
+
+
+def n_train(n: int, fraction: float) -> int:
+    """Training points of ``n`` with ``fraction`` held out for testing (at least one test point)."""
+    return n - max(1, int(round(n * fraction)))
 
 
 def make_dataset(name: str, n: int, noise: float, n_classes: int, test_fraction: float, seed: int) -> Dataset:
@@ -94,18 +110,15 @@ def make_dataset(name: str, n: int, noise: float, n_classes: int, test_fraction:
     x, y = spec.fn(rng, n, noise, n_classes)
     perm = rng.permutation(n)
     x, y = x[perm], y[perm]
-    n_test = max(1, int(round(n * test_fraction)))
-    n_train = n - n_test
-    mu, sd = x[:n_train].mean(0), x[:n_train].std(0) + 1e-12
+    nt = n_train(n, test_fraction)
+    mu, sd = x[:nt].mean(0), x[:nt].std(0) + 1e-12
     x = (x - mu) / sd
     if spec.task == "classify":
-        k = n_classes if name in ("spiral", "gaussian") else 2
-        t = np.eye(k)[y]
+        t = np.eye(spec.n_classes(n_classes))[y]
         labels = y.astype(np.int64)
     else:
-        ym, ys = y[:n_train].mean(), y[:n_train].std() + 1e-12
+        ym, ys = y[:nt].mean(), y[:nt].std() + 1e-12
         y = (y - ym) / ys
         t = y[:, None]
         labels = y
-    return Dataset(name, spec.task, x[:n_train].copy(), t[:n_train].copy(), x[n_train:].copy(),
-                   t[n_train:].copy(), labels[:n_train].copy())
+    return Dataset(name, spec.task, x[:nt].copy(), t[:nt].copy(), x[nt:].copy(), t[nt:].copy(), labels[:nt].copy())

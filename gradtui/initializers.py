@@ -2,7 +2,8 @@
 
 Each initialiser maps ``(rng, fan_in, fan_out, std, gain)`` to a float64 ``(fan_in, fan_out)``
 matrix (the layer computes ``x @ W``). ``std`` is used by ``normal``/``uniform``; ``gain`` scales the
-fan-based schemes and ``orthogonal``.
+fan-based schemes and ``orthogonal``. Each entry also reports the variance of one weight,
+``variance(fan_in, fan_out, std, gain)`` (``formula`` is the same as text, for help).
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from typing import Callable
 import numpy as np
 
 InitFn = Callable[[np.random.Generator, int, int, float, float], np.ndarray]
+VarFn = Callable[[int, int, float, float], float]
 
 
 @dataclass(frozen=True)
 class Initializer:
     fn: InitFn
-    variance: str
+    variance: VarFn  # (fan_in, fan_out, std, gain) -> Var(W_ij)
+    formula: str  # the variance as text
     help: str
 
 
@@ -55,6 +58,19 @@ def _orthogonal(rng, fi, fo, std, gain):
     return gain * q[:fi, :fo]
 
 
+def _std_variance(fi, fo, std, gain):
+    return std * std
+
+
+def _scaled_variance(var_fn) -> VarFn:
+    return lambda fi, fo, std, gain: gain * gain * var_fn(fi, fo)
+
+
+def _orthogonal_variance(fi, fo, std, gain):
+    # orthonormal columns (fi >= fo) or rows: min(fi, fo) unit vectors over fi * fo entries
+    return gain * gain / max(fi, fo)
+
+
 def _xavier(fi, fo):
     return 2.0 / (fi + fo)
 
@@ -68,12 +84,17 @@ def _lecun(fi, fo):
 
 
 INITIALIZERS: dict[str, Initializer] = {
-    "normal": Initializer(_normal, "std^2 (init_std)", "N(0, init_std^2): small std vanishes, large explodes"),
-    "uniform": Initializer(_uniform, "std^2 (init_std)", "U(-a, a) with the std init_std"),
-    "xavier_normal": Initializer(_scaled_normal(_xavier), "2/(fan_in+fan_out)", "Glorot: for tanh/sigmoid"),
-    "xavier_uniform": Initializer(_scaled_uniform(_xavier), "2/(fan_in+fan_out)", "Glorot, uniform"),
-    "he_normal": Initializer(_scaled_normal(_he), "2/fan_in", "Kaiming: for the ReLU family"),
-    "he_uniform": Initializer(_scaled_uniform(_he), "2/fan_in", "Kaiming, uniform"),
-    "lecun_normal": Initializer(_scaled_normal(_lecun), "1/fan_in", "LeCun: for SELU"),
-    "orthogonal": Initializer(_orthogonal, "gain^2 / fan", "orthogonal matrix (Saxe et al.)"),
+    "normal": Initializer(_normal, _std_variance, "std^2 (init_std)",
+                          "N(0, init_std^2): small std vanishes, large explodes"),
+    "uniform": Initializer(_uniform, _std_variance, "std^2 (init_std)", "U(-a, a) with the std init_std"),
+    "xavier_normal": Initializer(_scaled_normal(_xavier), _scaled_variance(_xavier), "gain^2 2/(fan_in+fan_out)",
+                                 "Glorot: for tanh/sigmoid"),
+    "xavier_uniform": Initializer(_scaled_uniform(_xavier), _scaled_variance(_xavier), "gain^2 2/(fan_in+fan_out)",
+                                  "Glorot, uniform"),
+    "he_normal": Initializer(_scaled_normal(_he), _scaled_variance(_he), "gain^2 2/fan_in",
+                             "Kaiming: for the ReLU family"),
+    "he_uniform": Initializer(_scaled_uniform(_he), _scaled_variance(_he), "gain^2 2/fan_in", "Kaiming, uniform"),
+    "lecun_normal": Initializer(_scaled_normal(_lecun), _scaled_variance(_lecun), "gain^2/fan_in", "LeCun: for SELU"),
+    "orthogonal": Initializer(_orthogonal, _orthogonal_variance, "gain^2 / max(fan_in, fan_out)",
+                              "orthogonal matrix (Saxe et al.)"),
 }

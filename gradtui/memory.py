@@ -34,9 +34,8 @@ class MemoryLimitError(ValueError):
 
 
 def _sizes(cfg: Config) -> tuple[int, ...]:
-    """Layer sizes ``(d_in, h_1, ..., d_out)``; the output is an upper bound for the classes."""
-    n_out = 1 if DATASETS[cfg.dataset].task == "regress" else max(2, cfg.n_classes)
-    return (2, *cfg.hidden_sizes, n_out)
+    """Layer sizes ``(d_in, h_1, ..., d_out)``."""
+    return (2, *cfg.hidden_sizes, DATASETS[cfg.dataset].n_out(cfg.n_classes))
 
 
 def estimate(cfg: Config) -> dict[str, int]:

@@ -24,6 +24,7 @@ except ModuleNotFoundError:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
 from gradtui.config import FIELDS, Config, control_char, printable, shorten
+from gradtui.data import n_train
 from gradtui.inputs import PRESET_MAX_BYTES, InputFileError, read_regular_file
 
 SUFFIX = ".toml"
@@ -259,18 +260,14 @@ def check_value(key: str, v: Any, source: str) -> Any:
     raise PresetError(source, f"unsupported field type {typ}", key)  # pragma: no cover
 
 
-def n_train(cfg: Config) -> int:
-    """Training points the data set will have (the split rule of :func:`gradtui.data.make_dataset`)."""
-    return cfg.n_samples - max(1, int(round(cfg.n_samples * cfg.test_fraction)))
-
-
 def check_config(cfg: Config, source: str) -> None:
     """Cross-field checks that need no data."""
-    if cfg.batch_size > n_train(cfg):
-        raise PresetError(source, f"{cfg.batch_size} is larger than the {n_train(cfg)} training points "
+    nt = n_train(cfg.n_samples, cfg.test_fraction)
+    if cfg.batch_size > nt:
+        raise PresetError(source, f"{cfg.batch_size} is larger than the {nt} training points "
                                   f"(n_samples={cfg.n_samples}, test_fraction={cfg.test_fraction:g})",
                           "batch_size")
-    if n_train(cfg) < 1:  # pragma: no cover - bounds already exclude it
+    if nt < 1:  # pragma: no cover - bounds already exclude it
         raise PresetError(source, "no training points left", "test_fraction")
 
 

@@ -19,6 +19,7 @@ One training step (``ReferenceNet.step``), hidden layer l with input h (nb, fi):
 
 It also computes every per-layer statistic of :data:`gradtui.stats.LAYER_STATS` and the global ones
 of :data:`gradtui.stats.GLOBAL_STATS` (accumulated in float64, also for a float32 network).
+:mod:`gradtui.reference_compare` runs it beside a trainer on the same batches.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradtui.activations import ACTIVATIONS, LEAKY_SLOPE, SELU_ALPHA, SELU_LAMBDA
+from gradtui.activations import ACTIVATIONS
 from gradtui.config import Config
 from gradtui.stats import GLOBAL_COL, LAYER_COL
 
@@ -35,46 +36,12 @@ N_LAYER_STATS = len(LAYER_COL)
 N_GLOBAL_STATS = len(GLOBAL_COL)
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.1
-GELU_C = np.sqrt(2.0 / np.pi)
-GELU_K = 0.044715
 
 
 # ------------------------------------------------------------------------------- activations
 def activation(name: str, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(f(y), f'(y)) elementwise."""
-    one = y.dtype.type(1)
-    if name == "sigmoid":
-        e = np.exp(-np.abs(y))  # never overflows
-        s = np.where(y >= 0, one / (one + e), e / (one + e))
-        return s, s * (one - s)
-    if name == "tanh":
-        a = np.tanh(y)
-        return a, one - a * a
-    if name == "relu":
-        pos = y > 0
-        return np.where(pos, y, 0), pos.astype(y.dtype)
-    if name == "leaky_relu":
-        pos = y > 0
-        return np.where(pos, y, LEAKY_SLOPE * y), np.where(pos, one, y.dtype.type(LEAKY_SLOPE))
-    if name == "elu":
-        pos = y > 0
-        neg = np.minimum(y, 0)  # exp of the positive side is never used (and could overflow)
-        return np.where(pos, y, np.expm1(neg)), np.where(pos, one, np.exp(neg))
-    if name == "selu":
-        pos = y > 0
-        neg = np.minimum(y, 0)
-        a = SELU_LAMBDA * np.where(pos, y, SELU_ALPHA * np.expm1(neg))
-        d = SELU_LAMBDA * np.where(pos, one, SELU_ALPHA * np.exp(neg))
-        return a.astype(y.dtype), d.astype(y.dtype)
-    if name == "gelu":  # tanh approximation
-        u = GELU_C * (y + GELU_K * y ** 3)
-        t = np.tanh(u)
-        a = 0.5 * y * (1 + t)
-        d = 0.5 * (1 + t) + 0.5 * y * (1 - t * t) * GELU_C * (1 + 3 * GELU_K * y * y)
-        return a.astype(y.dtype), d.astype(y.dtype)
-    if name == "linear":
-        return y.copy(), np.ones_like(y)
-    raise ValueError(f"unknown activation {name!r}")
+    """(f(y), f'(y)) elementwise, from the activation's registry entry."""
+    return ACTIVATIONS[name].f_df(y)
 
 
 # ------------------------------------------------------------------------------ the network
@@ -394,56 +361,3 @@ class ReferenceNet:
             if r.diverged:
                 break
         return out
-
-
-# -------------------------------------------------------------- driving both from the same batches
-def peek_batches(trainer, n: int) -> np.ndarray:
-    """The (n, batch) indices ``trainer.run_steps(n)`` will draw next, without consuming them."""
-    state = trainer.batch_rng.bit_generator.state
-    perm, pos = trainer._perm.copy(), trainer._perm_pos
-    idx = trainer._batches(n)
-    trainer.batch_rng.bit_generator.state = state
-    trainer._perm, trainer._perm_pos = perm, pos
-    return idx
-
-
-def compare_with_trainer(trainer, n_steps: int, rtol: float = 1e-10, atol: float = 1e-13,
-                         net: ReferenceNet | None = None) -> list[str]:
-    """Run ``n_steps`` on the trainer and on a reference loaded from it (same batches, same rates);
-    return the mismatches (empty when they agree): loss, global and per-layer statistics of every
-    step, theta and the running batch-norm statistics afterwards."""
-    from gradtui.optimizers import schedule_lrs
-
-    net = net or ReferenceNet.from_trainer(trainer)
-    c = trainer.cfg
-    idx = peek_batches(trainer, n_steps)
-    lrs = schedule_lrs(c.schedule, c.lr, trainer.step_count, n_steps, c.schedule_steps, c.lr_gamma)
-    results = net.run(trainer.x, trainer.t, idx, lrs)
-    rows = trainer.run_steps(n_steps)
-    problems = []
-    if rows != len(results):
-        return [f"trainer ran {rows} steps, reference {len(results)}"]
-    _, glob, layers = trainer.ring.last(rows)
-    gcols = [GLOBAL_COL[k] for k in ("loss", "train_acc", "lr", "grad_norm", "clipped", "status")]
-
-    def close(a, b):
-        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-        return np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True)
-
-    for k, r in enumerate(results):
-        if not close(glob[k, gcols], r.glob[gcols]):
-            problems.append(f"step {k}: global stats {glob[k, gcols]} != {r.glob[gcols]}")
-        for name, col in LAYER_COL.items():
-            if not close(layers[k, :, col], r.layers[:, col]):
-                problems.append(f"step {k}: layer stat {name} {layers[k, :, col]} != {r.layers[:, col]}")
-    if not close(trainer.mlp.theta, net.theta):
-        err = np.max(np.abs(np.asarray(trainer.mlp.theta, np.float64) - net.theta))
-        problems.append(f"theta differs (max abs {err:.3g})")
-    if c.batchnorm:
-        geo = trainer.mlp.geo
-        for l in range(len(net.run_mean)):
-            u, fo = geo[l, 3], geo[l, 1]
-            if not (close(trainer.mlp.bnrun[0, u: u + fo], net.run_mean[l])
-                    and close(trainer.mlp.bnrun[1, u: u + fo], net.run_var[l])):
-                problems.append(f"running batch-norm statistics of layer {l} differ")
-    return problems

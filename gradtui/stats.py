@@ -1,8 +1,8 @@
 """The statistics schema, the ring buffer the trainer writes, and the immutable snapshot views read.
 
 Every view, export and test reads the statistics through :data:`LAYER_STATS` and
-:data:`GLOBAL_STATS`: one table, documented once (the README's export schema is generated from the
-same descriptions).
+:data:`GLOBAL_STATS`: one table, documented once. The README's export schema is written by hand;
+tests/test_readme_schema.py checks its keys and descriptions against these tables and the exporter.
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ GLOBAL_STATS: tuple[Stat, ...] = (
     Stat("test_loss", K.S_TEST_LOSS, "data loss on the test set, every eval_every steps (else null)"),
     Stat("lr", K.S_LR, "learning rate used at this step"),
     Stat("grad_norm", K.S_GRAD_NORM, "global L2 norm of the whole gradient, before clipping"),
-    Stat("clipped", K.S_CLIPPED, "1 when clipping changed the gradient at this step"),
-    Stat("status", K.S_STATUS, "0 ok, 1 diverged (non-finite loss or gradient; update skipped)"),
+    Stat("clipped", K.S_CLIPPED, "whether clipping changed the gradient at this step"),
+    Stat("status", K.S_STATUS, "ok, or diverged (non-finite loss or gradient; update skipped)"),
 )
 
 LAYER_COL = {s.name: s.col for s in LAYER_STATS}

@@ -158,7 +158,6 @@ async def test_help_screen_and_palette_list_every_key():
 
 
 async def test_preset_picker_loads_a_preset():
-    pytest.importorskip("gradtui.presets")
     app = GradApp(SMALL)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: running(app), what="running")

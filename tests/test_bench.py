@@ -1,8 +1,12 @@
-"""``gradtui bench --quick``: the report's schema and the agreement check (no timing asserted)."""
+"""``gradtui bench``: the report's schema, the agreement check and the statistics-cost switch (no
+timing asserted)."""
 
 import json
 
-from gradtui import bench
+import numpy as np
+import pytest
+
+from gradtui import bench, bench_measure
 
 
 def test_quick_bench_writes_the_schema_and_the_implementations_agree(tmp_path, capsys):
@@ -31,15 +35,38 @@ def test_quick_bench_writes_the_schema_and_the_implementations_agree(tmp_path, c
     assert "gradtui" in text and "DISAGREE" not in text and "window spread" in text
 
 
-def test_statistics_free_kernel_copy_trains_like_the_original():
-    """The stats-cost measurement needs a copy of the kernels without the statistics; if the patch
-    no longer applies (kernels.py changed), the bench reports the cost as unknown: flag that here."""
-    from gradtui import kernels as K
+def test_stats_cost_times_the_kernels_statistics_switch_and_leaves_it_on():
+    """``stats_cost`` (the figure of the full bench's last column) on a tiny plan: a cost share
+    below 1 and its method, with the trainer's statistics switched back on afterwards, also when a
+    step raises halfway."""
+    import math
 
-    if hasattr(K, "I_STATS"):
-        return
-    mod, why = bench.load_nostats_kernels()
-    assert mod is not None, why
+    from gradtui import kernels as K
+    from gradtui.trainer import Trainer
+
+    tr = Trainer(bench_measure.bench_config(3, 8, 16, "float64"))
+    tr.run_steps(4)
+    plan = bench_measure.Plan((), ("float64",), 0.002, 2, 0.0, (1,), 16, True, False, False)
+    cost, how = bench_measure.stats_cost(tr, plan)
+    assert math.isfinite(cost) and cost < 1 and "I_STATS" in how
+    assert tr.icfg[K.I_STATS] == 1
+    count = tr.ring.count
+    tr.run_steps(1)
+    assert np.all(np.isfinite(tr.ring.last(1)[2][0])) and tr.ring.count == count + 1  # stats written
+
+    real = tr.run_steps
+    calls = []
+
+    def fail_on_the_off_half(n):  # the second runner of a pair is the switched-off one
+        calls.append(tr.icfg[K.I_STATS])
+        if tr.icfg[K.I_STATS] == 0:
+            raise RuntimeError("boom")
+        return real(n)
+
+    tr.run_steps = fail_on_the_off_half
+    with pytest.raises(RuntimeError):
+        bench_measure.stats_cost(tr, plan)
+    assert calls[-1] == 0 and tr.icfg[K.I_STATS] == 1
 
 
 def test_render_marks_disagreement_and_prints_no_ratio():
@@ -55,7 +82,7 @@ def test_render_marks_disagreement_and_prints_no_ratio():
 
 
 def test_windows_of_the_implementations_are_taken_in_turn():
-    from gradtui.bench import interleaved_windows
+    from gradtui.bench_measure import interleaved_windows
 
     log = []
 
@@ -71,5 +98,5 @@ def test_windows_of_the_implementations_are_taken_in_turn():
 
 
 def test_window_spread_is_the_range_over_the_median():
-    assert bench.spread([90.0, 100.0, 120.0]) == (120.0 - 90.0) / 100.0
-    assert bench.spread([5.0] * 5) == 0.0
+    assert bench_measure.spread([90.0, 100.0, 120.0]) == (120.0 - 90.0) / 100.0
+    assert bench_measure.spread([5.0] * 5) == 0.0

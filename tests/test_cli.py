@@ -160,12 +160,6 @@ def test_dashboard_gets_default_preset_and_mouse_flag(monkeypatch, capsys):
     assert calls[1][0].name == "relu-he" and calls[1][0].lr == 0.2 and calls[1][1] is False
 
 
-def test_dashboard_not_available(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "gradtui.app", None)  # import raises ImportError
-    rc, out, err = run(["--preset", "relu-he"], capsys)
-    assert rc == 2 and "the dashboard is not available" in err and len(err.splitlines()) == 1
-
-
 def test_screenshot_delegates(monkeypatch, capsys, tmp_path):
     calls = []
     fake_module(monkeypatch, "gradtui.app",

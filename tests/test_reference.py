@@ -9,7 +9,8 @@ from gradtui.activations import ACTIVATIONS
 from gradtui.config import Config
 from gradtui.mlp import pack_config
 from gradtui.optimizers import CLIPPING, OPTIMIZERS
-from gradtui.reference import ReferenceNet, activation, compare_with_trainer, peek_batches
+from gradtui.reference import ReferenceNet, activation
+from gradtui.reference_compare import compare_with_trainer, peek_batches
 from gradtui.stats import LAYER_COL
 from gradtui.trainer import Trainer
 

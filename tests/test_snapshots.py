@@ -4,20 +4,12 @@ baselines in tests/__snapshots__/ are stable run to run. Update with --snapshot-
 
 from __future__ import annotations
 
-import pytest
-
 from gradtui.app import static_app
 from gradtui.config import Config
-
-try:
-    from gradtui.presets import load_preset
-except ImportError:  # pragma: no cover - presets landed with the dashboard
-    load_preset = None
+from gradtui.presets import load_preset
 
 
 def preset(name: str) -> Config:
-    if load_preset is None:
-        pytest.skip("gradtui.presets not available")
     return load_preset(name)
 
 

@@ -1,8 +1,5 @@
 """The trainer without any UI: reproducibility, commands, divergence, and the physics it shows."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -154,13 +151,6 @@ def test_test_accuracy_every_k_steps_and_snapshot_is_immutable():
         snap.layers[0, 0, 0] = 1.0
     b = tr.boundary(cols=20, rows=10)
     assert b.values.shape == (10, 20) and set(np.unique(b.values)) <= set(range(3))
-
-
-def test_numeric_core_does_not_import_textual():
-    code = ("import sys, gradtui.trainer, gradtui.stats, gradtui.mlp, gradtui.data;"
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('textual', 'plotext', 'textual_plotext')];"
-            "print(bad); sys.exit(1 if bad else 0)")
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
 @pytest.mark.parametrize("opt,dtype", [("adam", "float64"), ("sgd", "float64"), ("sgd", "float32")])
