@@ -75,7 +75,6 @@ def run(trainer: Trainer, until: int | None = None, *, schedule: Iterable[tuple[
         if i < len(pending):
             n = min(n, pending[i][0] - trainer.total_steps)
         budget = seconds(trainer) if callable(seconds) else seconds
-        trainer.wake.clear()  # before the queue is read: a command submitted from now on wakes idle()
         ran = trainer.run_chunk(max_steps=max(n, 0), seconds=UNTIMED if budget is None else budget)
         if on_chunk is not None:
             on_chunk(trainer)

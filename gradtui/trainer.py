@@ -279,6 +279,7 @@ class Trainer:
         network), at most ``max_steps``; none while diverged, while paused only the single steps
         asked for (the rest in the next chunks). Returns the steps run. (:func:`gradtui.drive.run`
         is the loop around it.)"""
+        self.wake.clear()  # before the queue is read: a command submitted from now on sets it
         self.apply_pending()
         if self.diverged:
             return 0

@@ -162,6 +162,15 @@ def test_results_do_not_depend_on_chunking():
         assert data == base, f"chunk={chunk} seconds={seconds}: export differs"
 
 
+def test_single_steps_asked_for_while_paused_survive_a_capped_chunk():
+    tr = drive.run(Trainer(CFG), 20)  # (timed: its chunks could hold all five)
+    tr.submit(Pause())
+    tr.submit(Step(5))
+    assert tr.run_chunk(max_steps=2) == 2  # capped (a drive.run's `until`, the runner's max_steps)
+    assert drive.run(tr, 100, seconds=drive.CHUNK_SECONDS).total_steps == 25  # the other three, then paused
+    assert tr.paused and tr.run_chunk() == 0
+
+
 # ------------------------------------------------------------------------------ live: the Runner
 def wait_for(cond, what, timeout=60.0):  # a hang bound, not a speed target
     deadline = time.monotonic() + timeout
