@@ -3,8 +3,8 @@
 Workload per step (every implementation): forward + backward + SGD update + the per-layer
 statistics, on a sigmoid MLP (``xavier_normal``, softmax cross-entropy, 2-D spiral data, 3 classes).
 
-* **gradtui**: ``Trainer.run_steps`` in chunks of ~30 ms (the dashboard's and headless mode's path;
-  the test-set evaluation is switched off with ``eval_every``).
+* **gradtui**: ``Trainer.run_steps`` in chunks of ``drive.CHUNK_SECONDS`` (the dashboard's and
+  headless mode's path; the test-set evaluation is switched off with ``eval_every``).
 * **numpy**: :class:`gradtui.reference.ReferenceNet` (plain NumPy, same statistics).
 * **torch** (when ``import torch`` works; never a dependency): CPU eager ``nn.Sequential`` of
   ``Linear`` + ``Sigmoid``, ``CrossEntropyLoss``, ``optim.SGD``; the per-layer gradient norms and
@@ -85,8 +85,9 @@ def dashboard_probe(seconds: float = 8.0) -> dict:
     running (headless ``run_test``, snapshots at 10 Hz), plus the UI thread's share of a core."""
     import asyncio
 
+    from gradtui import drive
     from gradtui import kernels as K
-    from gradtui.app import UI_HZ, GradApp
+    from gradtui.app import GradApp
     from gradtui.presets import load_preset
     from gradtui.trainer import Trainer
 
@@ -95,9 +96,8 @@ def dashboard_probe(seconds: float = 8.0) -> dict:
     tr.warm_up()
     K.set_blas_threads(1)
     t0, n0 = time.perf_counter(), tr.total_steps
-    while time.perf_counter() - t0 < seconds:
-        tr.run_chunk(seconds=0.05)
-    out = {"headless": (tr.total_steps - n0) / (time.perf_counter() - t0), "ui_hz": UI_HZ}
+    drive.run(tr, should_stop=lambda: time.perf_counter() - t0 >= seconds, seconds=drive.CHUNK_SECONDS)
+    out = {"headless": (tr.total_steps - n0) / (time.perf_counter() - t0), "ui_hz": drive.UI_HZ}
     app = GradApp(cfg)
     frames = []
     show = app._show
@@ -113,10 +113,11 @@ def dashboard_probe(seconds: float = 8.0) -> dict:
             while not (app.snap and app.snap.status == "running" and app.snap.step > 0):
                 await pilot.pause(0.05)
             await asyncio.sleep(1.0)
-            t0, c0, n0, f0 = time.perf_counter(), time.thread_time(), app.trainer.total_steps, len(frames)
+            # (steps from the snapshots: the UI thread reads no trainer field)
+            t0, c0, n0, f0 = time.perf_counter(), time.thread_time(), app.snap.total_steps, len(frames)
             await asyncio.sleep(seconds)
             dt = time.perf_counter() - t0
-            out["dashboard"] = (app.trainer.total_steps - n0) / dt
+            out["dashboard"] = (app.snap.total_steps - n0) / dt
             out["ui_cpu"] = (time.thread_time() - c0) / dt  # this coroutine runs on the UI thread
             out["snapshots_per_s"] = (len(frames) - f0) / dt
             app.exit()
@@ -137,6 +138,7 @@ def _rss_bytes() -> int:
 
 def memory_probe(steps: int = 1_000_000) -> dict:
     """Resident size of a headless run of a small preset at 1e4, 1e5 and ``steps`` steps."""
+    from gradtui import drive
     from gradtui.presets import load_preset
     from gradtui.trainer import Trainer
 
@@ -144,8 +146,7 @@ def memory_probe(steps: int = 1_000_000) -> dict:
     tr.warm_up()
     marks, t0 = {}, time.perf_counter()
     for mark in (10_000, 100_000, steps):
-        while tr.step_count < mark and not tr.diverged:
-            tr.run_chunk(max_steps=mark - tr.step_count, seconds=0.05)
+        drive.run(tr, mark, seconds=drive.CHUNK_SECONDS)  # (the headless loop)
         marks[str(mark)] = _rss_bytes()
     first, last = marks["10000"], marks[str(steps)]
     return {"preset": "relu-he --set depth=2 --set width=16", "rss_bytes": marks,

@@ -209,7 +209,7 @@ def stats_cost(tr, plan: Plan) -> tuple[float | None, str]:
     numerics; tests/test_trainer.py checks that bit for bit)."""
     from gradtui import kernels as K
 
-    n = int(max(1, min(tr.ring.capacity // 2, 0.03 / (tr._sec_per_step or 1e-4))))
+    n = tr.chunk_size()  # the timed windows' chunk (drive.CHUNK_SECONDS)
 
     def runner(flag):
         def run():

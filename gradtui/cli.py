@@ -1,8 +1,9 @@
 """Command line: ``gradtui [--preset NAME|PATH] [--set k=v ...] [--headless | --screenshot F] ...``.
 
-Every bad input ends as one line ``gradtui: error: ...`` on stderr and exit status 2, before any
-output file is created. Modes are small functions of (args, cfg) chosen in :func:`main`, so more
-modes (``--record`` / ``--replay``) slot in beside them.
+Argument parsing, input checks and dispatch only: the headless mode (``--replay``, ``--export``,
+``--record`` wiring included) is :mod:`gradtui.headless`, the dashboard and the screenshot
+:mod:`gradtui.app`, the benchmark :mod:`gradtui.bench`. Every bad input ends as one line
+``gradtui: error: ...`` on stderr and exit status 2, before any output file is created.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import argparse
 import contextlib
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Sequence
 
 from gradtui import __version__
 from gradtui.config import printable, shorten
-from gradtui.outputs import OutputError, check_no_overlap, emit, note, reserve_std_fds
+from gradtui.outputs import OutputError, UsageError, check_no_overlap, emit, note, quiet_numerics, reserve_std_fds
 from gradtui.presets import PresetError, list_presets, load_preset
 
 PROG = "gradtui"
@@ -29,10 +29,6 @@ DEFAULT_PRESET = "deep-sigmoid"
 DEFAULT_HEADLESS_STEPS = 1000
 DEFAULT_SCREENSHOT_STEPS = 300
 DEFAULT_SIZE = (120, 40)
-
-
-class UsageError(Exception):
-    """Bad input found before running: one line, exit status 2."""
 
 
 def _fail(msg: str, status: int = 2) -> int:
@@ -191,26 +187,6 @@ def check_fits(*configs) -> None:
         raise UsageError(str(e)) from None
 
 
-def session_configs(session) -> list:
-    """Every configuration a replayed session builds a network for (its start, presets, sets)."""
-    cfg, out = session.config, [session.config]
-    for _, cmd in session.commands:
-        if cmd.numeric:
-            cfg = cmd.after(cfg)
-            out.append(cfg)
-    return out
-
-
-@contextlib.contextmanager
-def quiet_numerics():
-    """No NumPy overflow / invalid-value warnings on the terminal: divergence is shown, not shouted."""
-    import numpy as np
-
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield
-
-
 # ----------------------------------------------------------------------------------- modes
 def cmd_list_presets() -> int:
     presets = list_presets()
@@ -242,12 +218,6 @@ def cmd_screenshot(cfg, args) -> int:
     return 0
 
 
-def cmd_headless(cfg, args, session=None) -> int:
-    from gradtui.headless import run_headless
-
-    return run_headless(cfg, args, session, default_steps=DEFAULT_HEADLESS_STEPS)
-
-
 # ----------------------------------------------------------------------------------- main
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -264,18 +234,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list_presets:
             return cmd_list_presets()
         _check_args(args)
+        from gradtui.headless import run_headless
+
         if args.replay:
             from gradtui.session import SessionError, load_session
             try:
                 session = load_session(args.replay)
             except SessionError as e:
                 raise UsageError(f"--replay {e}") from None
-            check_fits(*session_configs(session))
-            return cmd_headless(session.config, args, session)
+            check_fits(*session.configs())
+            return run_headless(session.config, args, session, default_steps=DEFAULT_HEADLESS_STEPS)
         cfg = load_preset(args.preset or DEFAULT_PRESET, args.overrides, args.seed)
         check_fits(cfg)
         if args.headless:
-            return cmd_headless(cfg, args)
+            return run_headless(cfg, args, default_steps=DEFAULT_HEADLESS_STEPS)
         if args.screenshot:
             return cmd_screenshot(cfg, args)
         return cmd_dashboard(cfg, args)

@@ -1,57 +1,102 @@
-"""Driving a trainer: the loop that runs it in chunks and publishes snapshots.
+"""Driving a trainer: the one loop that runs it in chunks, and every cadence constant.
 
-UI-agnostic: the dashboard runs :class:`Runner` in a thread worker; tests can run it in a plain thread.
+:func:`run` is the loop. It runs a trainer in chunks (one kernel call each) through a schedule of
+commands, calling ``on_chunk`` after every chunk and ``should_stop`` between chunks, either
+
+- **to a step, synchronously** (replay, headless, fixed-step snapshots, the benchmark's probes):
+  it returns once ``until`` total steps ran, or when the trainer cannot go on (diverged, paused)
+  and nothing scheduled could change that; or
+- **live, until stopped** (the dashboard's :class:`Runner`): an ``idle`` hook sleeps until a
+  command arrives instead of returning, ``until`` only caps the steps, and the time budget of each
+  chunk is asked for anew so that snapshots keep a steady beat.
+
+Commands reach the trainer two ways, both applied between chunks only: the ``schedule`` (replay:
+each at its recorded step) and the trainer's thread-safe queue (:meth:`Trainer.submit`, the
+dashboard's keys). Up the other way travel only :class:`~gradtui.stats.Snapshot` objects.
+
+UI-agnostic: the dashboard runs :class:`Runner` in a thread worker; tests run it in a plain thread.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 import time
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from gradtui.commands import Command
 from gradtui.stats import Boundary, Snapshot
-from gradtui.trainer import Trainer
 
+if TYPE_CHECKING:  # (the trainer reads its chunk length from here)
+    from gradtui.trainer import Trainer
+
+# ----------------------------------------------------------------------------- cadence
+UI_HZ = 10.0  # snapshots a second the dashboard's runner publishes
+BOUNDARY_HZ = 4.0  # decision-boundary refreshes a second (a model evaluation over a grid)
+PLOT_HZ = 2.0  # loss-plot redraws a second, at most (one redraw costs the UI thread ~30 ms)
+CHUNK_SECONDS = 0.05  # work per kernel call when time-bounded: stop flags, queued commands and
+#                       progress are read between chunks, so at least this often (PITFALLS: 20-50 ms)
+MIN_CHUNK_SECONDS = 0.002  # the live runner's smallest chunk (when a snapshot is nearly due)
+PUBLISH_SLACK = 0.001  # a snapshot due within this is published now rather than after one more chunk
+RATE_SECONDS = 0.25  # steps/s is measured over at least this long
+POLL_SECONDS = 0.05  # a stop request is noticed this fast while the kernels compile
+PROGRESS_SECONDS = 1.0  # headless: one progress line this often
 MAX_CHUNK = 2048  # steps per kernel call when driving to a fixed step (results never depend on it)
+UNTIMED = math.inf  # a chunk ``seconds`` meaning "no time bound": only ``chunk`` limits it
 
 
-def run(trainer: Trainer, until: int, *, schedule: Iterable[tuple[int, Command]] = (),
+def run(trainer: Trainer, until: int | None = None, *, schedule: Iterable[tuple[int, Command]] = (),
         on_chunk: Callable[[Trainer], None] | None = None, should_stop: Callable[[], bool] | None = None,
-        chunk: int = MAX_CHUNK, seconds: float | None = None) -> Trainer:
-    """Drive ``trainer`` synchronously until ``trainer.total_steps == until`` (or it diverges with
-    nothing left to revive it, or ``should_stop()``), applying each ``(at, command)`` of
-    ``schedule`` once ``at`` total steps have run. Chunks hold at most ``chunk`` steps (and about
-    ``seconds`` of work when given); the results never depend on chunking. ``on_chunk`` is called
-    after every chunk."""
-    pending = list(schedule)
+        chunk: int = MAX_CHUNK, seconds: float | Callable[[Trainer], float] | None = None,
+        idle: Callable[[Trainer], None] | None = None) -> Trainer:
+    """Drive ``trainer`` until ``trainer.total_steps == until`` (None: no end), applying each
+    ``(at, command)`` of ``schedule`` once ``at`` total steps have run (same-step commands in
+    their order). Between chunks: due scheduled commands, then ``should_stop()``, then the queued
+    commands (inside :meth:`Trainer.run_chunk`). A chunk holds at most ``chunk`` steps, never runs
+    past the next scheduled command, and holds about ``seconds`` of work when given (a number, or a
+    function of the trainer asked before every chunk); results never depend on chunking.
+    ``on_chunk(trainer)`` is called after every chunk.
+
+    When a chunk runs no step (diverged, paused, ``until`` reached in live mode): without ``idle``
+    it returns (nothing can change that now: a scheduled command due at this step was applied
+    already, and one due later cannot be reached); with ``idle`` it calls ``idle(trainer)`` (a
+    live driver sleeps there until a command arrives) and goes on until ``should_stop()``."""
+    pending = sorted(schedule, key=lambda c: c[0])  # (stable: same-step commands keep their order)
     i = 0
     while True:
         while i < len(pending) and pending[i][0] <= trainer.total_steps:
             trainer.apply(pending[i][1])
             i += 1
-        if trainer.total_steps >= until or (should_stop is not None and should_stop()):
+        if should_stop is not None and should_stop():
             break
-        target = min(until, pending[i][0]) if i < len(pending) else until
-        n = min(chunk, target - trainer.total_steps)
-        ran = trainer.run_steps(n if seconds is None else min(n, trainer.chunk_size(seconds)))
+        n = chunk if until is None else min(chunk, until - trainer.total_steps)
+        if n <= 0 and idle is None:
+            break
+        if i < len(pending):
+            n = min(n, pending[i][0] - trainer.total_steps)
+        budget = seconds(trainer) if callable(seconds) else seconds
+        ran = trainer.run_chunk(max_steps=max(n, 0), seconds=UNTIMED if budget is None else budget)
         if on_chunk is not None:
             on_chunk(trainer)
-        if ran == 0:  # diverged: only a later command (at this same step) could revive it
-            if i < len(pending) and pending[i][0] <= trainer.total_steps:
-                continue
-            break
+        if ran == 0:
+            if idle is None:
+                break
+            idle(trainer)
     return trainer
 
 
 class Runner:
-    """Drives a trainer flat out in the calling thread and publishes snapshots ~``hz`` times a
-    second through ``publish`` (which must not block: e.g. Textual's ``post_message``).
+    """Drives a trainer live in the calling thread (compile, then :func:`run` until ``stop()`` or
+    ``should_stop()``) and publishes snapshots ~``hz`` times a second, and right after any command
+    took effect, through ``publish`` (which must not block: e.g. Textual's ``post_message``).
+    Only :class:`Snapshot` objects are published. ``max_steps``: train at most this many steps in
+    total, then pause (still taking commands).
 
     UI-agnostic: the dashboard runs it in a thread worker; tests can run it in a plain thread.
     """
 
-    def __init__(self, trainer: Trainer, publish: Callable[[Snapshot], None], hz: float = 15.0,
-                 boundary_hz: float = 4.0, window: int = 1024, max_steps: int | None = None):
+    def __init__(self, trainer: Trainer, publish: Callable[[Snapshot], None], hz: float = UI_HZ,
+                 boundary_hz: float = BOUNDARY_HZ, window: int = 1024, max_steps: int | None = None):
         self.trainer = trainer
         self.publish = publish
         self.period = 1.0 / hz
@@ -71,37 +116,64 @@ class Runner:
         """Compile, then train until ``stop()`` or ``should_stop()``. Publishes every ``1/hz`` s
         and right after any command takes effect; sleeps (no polling) while paused or diverged."""
         tr = self.trainer
+
+        def stop() -> bool:
+            return self.stop_requested or should_stop()
+
         self._publish(status="compiling")
-        tr.warm_up()
+        if not self._compile(stop):
+            return
         tr.message = tr.message or tr.slow_step_note()
         self._boundary = tr.boundary()
         self._publish()
-        last_bd = rate_t = time.perf_counter()
-        next_pub = rate_t + self.period
-        rate_n, seen_events = tr.total_steps, tr.n_events
-        sps = 0.0
-        while not (self.stop_requested or should_stop()):
-            tr.wake.clear()
-            remaining = None if self.max_steps is None else self.max_steps - tr.step_count
-            if remaining is not None and remaining <= 0:
-                tr.paused = True
-            # at most half a publish period per kernel call, and never past the next snapshot's
-            # due time: snapshots land on a steady 1/hz beat, and each chunk boundary (a GIL
-            # hand-over that may wait for the UI) is rare
-            budget = min(0.05, self.period / 2, max(0.002, next_pub - time.perf_counter()))
-            n = tr.run_chunk(max_steps=remaining, seconds=budget)
-            now = time.perf_counter()
-            changed = tr.n_events != seen_events
-            seen_events = tr.n_events
-            if self.boundary_period and (changed or (n and now - last_bd >= self.boundary_period)):
-                self._boundary = tr.boundary()
-                last_bd = now
-            if changed or now >= next_pub - 0.001:
-                if now - rate_t > 0.25:
-                    sps = (tr.total_steps - rate_n) / (now - rate_t)
-                    rate_t, rate_n = now, tr.total_steps
-                self._publish(sps=sps if tr.status == "running" else 0.0)
-                # keep the beat (no drift from chunk overruns) without a burst after a stall
-                next_pub = max(next_pub + self.period, now + self.period / 2)
-            if n == 0:  # paused, diverged or done: sleep until a command arrives
-                tr.wake.wait(self.period)
+        self._last_bd = self._rate_t = time.perf_counter()
+        self._next_pub = self._rate_t + self.period
+        self._rate_n = self._last_n = tr.total_steps
+        self._seen_events, self._sps = tr.n_events, 0.0
+        run(tr, self.max_steps, on_chunk=self._after_chunk, should_stop=stop, seconds=self._budget,
+            idle=lambda t: t.wake.wait(self.period))  # paused, diverged or capped: until a command
+
+    def _compile(self, stop: Callable[[], bool]) -> bool:
+        """``warm_up`` in a daemon thread: a numba compile cannot be interrupted, but a stop must
+        still stop now. False when stopped first; re-raises the compile's error."""
+        errors: list[BaseException] = []
+
+        def warm() -> None:
+            try:
+                self.trainer.warm_up()
+            except BaseException as e:  # re-raised in the driving thread
+                errors.append(e)
+
+        th = threading.Thread(target=warm, daemon=True, name="gradtui-compile")
+        th.start()
+        while th.is_alive():
+            if stop():
+                return False
+            th.join(POLL_SECONDS)
+        if errors:
+            raise errors[0]
+        return True
+
+    def _budget(self, tr: Trainer) -> float:
+        # at most half a publish period per kernel call, and never past the next snapshot's due
+        # time: snapshots land on a steady 1/hz beat, and each chunk boundary (a GIL hand-over
+        # that may wait for the UI) is rare
+        return min(CHUNK_SECONDS, self.period / 2, max(MIN_CHUNK_SECONDS, self._next_pub - time.perf_counter()))
+
+    def _after_chunk(self, tr: Trainer) -> None:
+        if self.max_steps is not None and tr.total_steps >= self.max_steps:
+            tr.paused = True  # capped: shown as paused
+        now = time.perf_counter()
+        ran, self._last_n = tr.total_steps - self._last_n, tr.total_steps
+        changed = tr.n_events != self._seen_events
+        self._seen_events = tr.n_events
+        if self.boundary_period and (changed or (ran and now - self._last_bd >= self.boundary_period)):
+            self._boundary = tr.boundary()
+            self._last_bd = now
+        if changed or now >= self._next_pub - PUBLISH_SLACK:
+            if now - self._rate_t > RATE_SECONDS:
+                self._sps = (tr.total_steps - self._rate_n) / (now - self._rate_t)
+                self._rate_t, self._rate_n = now, tr.total_steps
+            self._publish(sps=self._sps if tr.status == "running" else 0.0)
+            # keep the beat (no drift from chunk overruns) without a burst after a stall
+            self._next_pub = max(self._next_pub + self.period, now + self.period / 2)

@@ -2,8 +2,9 @@
 export and the recorder wired in, and a summary on stdout.
 
 Counts are ``Trainer.total_steps`` (every step run, resets included), so progress, the summary and
-the export's row count agree. SIGTERM, SIGHUP and SIGINT only set a flag that the loop reads
-between chunks: every step run is exported before the summary is printed.
+the export's row count agree. The loop is :func:`gradtui.drive.run` (chunks of
+``drive.CHUNK_SECONDS``). SIGTERM, SIGHUP and SIGINT only set a flag that the loop reads between
+chunks: every step run is exported before the summary is printed.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from typing import Iterator
 
 import numpy as np
 
-from gradtui import __version__
+from gradtui import __version__, drive
 from gradtui.numfmt import num, pct
-from gradtui.outputs import OutputError, emit, note
+from gradtui.outputs import OutputError, UsageError, emit, note, quiet_numerics
 
 ACC_WINDOW = 100  # train accuracy is the mean over this many last steps
-CHUNK_SECONDS = 0.05  # work per kernel call: the stop flag is read this often
 STOP_SIGNALS = ("SIGTERM", "SIGHUP", "SIGINT")
 
 
@@ -86,7 +86,7 @@ def stop_on_signals() -> Iterator[threading.Event]:
 class Progress:
     """About one line a second on stderr: total steps, loss, recent accuracy, steps/s, state."""
 
-    def __init__(self, trainer, n_steps: int, every: float = 1.0):
+    def __init__(self, trainer, n_steps: int, every: float = drive.PROGRESS_SECONDS):
         self.trainer, self.n_steps, self.every = trainer, n_steps, every
         self.last_t, self.last_n = time.perf_counter(), trainer.total_steps
 
@@ -109,8 +109,6 @@ class Progress:
 
 def _open_outputs(trainer, args, stack: contextlib.ExitStack):
     """The export pump and the recorder (None when not asked for), closed by ``stack``."""
-    from gradtui.cli import UsageError
-
     pump = recorder = None
     created = [p for p in (args.export, args.record) if p and not os.path.lexists(p)]
     try:
@@ -148,7 +146,6 @@ def _steps_to_run(args, session, default: int) -> int:
 
 def run_headless(cfg, args, session=None, default_steps: int = 1000) -> int:
     """``--headless`` (optionally ``--replay``, ``--export``, ``--record``). Returns the exit code."""
-    from gradtui.cli import UsageError, quiet_numerics
     from gradtui.config import printable, shorten
     from gradtui.trainer import Trainer
 
@@ -181,18 +178,15 @@ def run_headless(cfg, args, session=None, default_steps: int = 1000) -> int:
             if session is not None:
                 from gradtui.session import replay
                 replay(session, trainer, until=n_steps, after_chunk=after_chunk,
-                       seconds=CHUNK_SECONDS, should_stop=stop.is_set)
+                       seconds=drive.CHUNK_SECONDS, should_stop=stop.is_set)
             else:
-                while trainer.total_steps < n_steps and not trainer.diverged and not stop.is_set():
-                    trainer.run_chunk(max_steps=n_steps - trainer.total_steps, seconds=CHUNK_SECONDS)
-                    after_chunk(trainer)
+                drive.run(trainer, n_steps, on_chunk=after_chunk, should_stop=stop.is_set,
+                          seconds=drive.CHUNK_SECONDS)
         interrupted = stop.is_set()
     return _finish(trainer, args, pump, interrupted, time.perf_counter() - t0)
 
 
 def _finish(trainer, args, pump, interrupted: bool, elapsed: float) -> int:
-    from gradtui.cli import quiet_numerics
-
     if interrupted:
         note(f"interrupted at step {trainer.total_steps}")
     elif trainer.diverged:

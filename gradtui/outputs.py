@@ -7,6 +7,9 @@
   :func:`note` writes progress to stderr only when it is a real, open stream.
 - :func:`check_no_overlap` refuses a file given both as an input and an output (or as two outputs):
   the same resolved path, a symlink to it or a hard link.
+- The CLI's two one-line errors: :class:`UsageError` (bad input, exit 2, before any output file
+  exists) and :class:`OutputError` (a write failed while running, exit 1); :func:`quiet_numerics`
+  keeps NumPy's overflow warnings off the terminal.
 """
 
 from __future__ import annotations
@@ -17,12 +20,27 @@ import os
 import sys
 import tempfile
 import threading
+import warnings
 from pathlib import Path
 from typing import IO, Sequence
 
 
 class OutputError(Exception):
     """An output could not be written (disk full, I/O error, closed stdout); the message is one line."""
+
+
+class UsageError(Exception):
+    """Bad input found before running: one line, exit status 2."""
+
+
+@contextlib.contextmanager
+def quiet_numerics():
+    """No NumPy overflow / invalid-value warnings on the terminal: divergence is shown, not shouted."""
+    import numpy as np
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
 
 
 class LineFile:

@@ -85,6 +85,15 @@ class Session:
     end: int | None
     version: str | None = None  # the gradtui version that recorded it
 
+    def configs(self) -> list[Config]:
+        """Every configuration a replay builds a network for (its start, presets, sets), in order."""
+        cfg, out = self.config, [self.config]
+        for _, cmd in self.commands:
+            if cmd.numeric:
+                cfg = cmd.after(cfg)
+                out.append(cfg)
+        return out
+
 
 def _config(data: Any, source: str) -> Config:
     if not isinstance(data, dict):
@@ -171,7 +180,7 @@ def load_session(path: str | Path) -> Session:
 
 
 def replay(session: Session, trainer: Trainer, until: int | None = None,
-           after_chunk: Callable[[Trainer], None] | None = None, chunk: int = 2048,
+           after_chunk: Callable[[Trainer], None] | None = None, chunk: int = drive.MAX_CHUNK,
            seconds: float | None = None, should_stop: Callable[[], bool] | None = None) -> Trainer:
     """Drive ``trainer`` (built from ``session.config``) through the recorded commands, each at
     its recorded step, up to ``until`` total steps (default: the session's end). Pause, resume

@@ -145,6 +145,7 @@ class Snapshot:
     boundary: Boundary | None = None
     compile_s: float | None = None
     commands_taken: int = 0  # commands the trainer had taken off its queue when this was built
+    total_steps: int = 0  # steps the trainer ran since it was built, resets included (``step`` restarts)
 
     @staticmethod
     def build(config, layer_names, step, status, steps, glob, layers, **kw) -> "Snapshot":

@@ -1,13 +1,15 @@
 """The trainer: owns one network, its optimiser state, data and statistics; knows nothing of any UI.
 
-Thread model: any thread may :meth:`Trainer.submit` a :class:`Command`; only the thread that drives
-the trainer (calls :meth:`run_chunk` / :meth:`run`) touches its arrays. Commands are applied
+Thread model: any thread may :meth:`Trainer.submit` a :class:`Command` (nothing else goes down);
+only the thread that drives the trainer (:func:`gradtui.drive.run`, which calls :meth:`run_chunk`)
+touches its arrays, and what goes up to other threads is a :meth:`snapshot`. Commands are applied
 between steps, at the start of the next chunk, and each one is recorded as an :class:`Event` with
 the number of the first step that runs under it. Several trainers can live in one process.
 """
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -18,9 +20,11 @@ import numpy as np
 
 from gradtui import kernels as K
 from gradtui import numba_cache
+from gradtui import commands
 from gradtui.commands import Command, LoadPreset, Pause, Reinit, Reset, Resume, SetFields, Step, TogglePause
 from gradtui.config import Config
 from gradtui.data import Dataset, make_dataset
+from gradtui.drive import CHUNK_SECONDS
 from gradtui.mlp import MLP, flops_per_sample, pack_config
 from gradtui.numfmt import num
 from gradtui.optimizers import schedule_lrs
@@ -43,7 +47,7 @@ SLOW_STEP_S = 1.0  # say so at start when one step will take longer than this
 
 
 class Trainer:
-    def __init__(self, cfg: Config, ring_capacity: int = 8192, chunk_seconds: float = 0.03):
+    def __init__(self, cfg: Config, ring_capacity: int = 8192, chunk_seconds: float = CHUNK_SECONDS):
         self.commands: "queue.SimpleQueue[Command]" = queue.SimpleQueue()
         self.wake = threading.Event()  # set by submit(): an idle driver sleeps on it
         self.n_events = 0  # events ever recorded (the deque below is bounded)
@@ -107,7 +111,11 @@ class Trainer:
 
     # ----------------------------------------------------------------------------- commands
     def submit(self, cmd: Command) -> None:
-        """Thread-safe: queue a command; it applies before the next step."""
+        """Thread-safe: queue a command; it applies before the next step. Only command objects
+        travel down to a trainer: anything else is a TypeError here, in the caller's thread."""
+        if not isinstance(cmd, commands.ALL):
+            raise TypeError(f"Trainer.submit takes a command ({', '.join(c.__name__ for c in commands.ALL)}), "
+                            f"not {cmd!r}")
         self.commands.put(cmd)
         self.wake.set()
 
@@ -244,7 +252,10 @@ class Trainer:
     def chunk_size(self, seconds: float | None = None) -> int:
         """Steps that fill about ``seconds``: by the measured time per step and by the work (at
         FAST_FLOPS), so a stop request never waits much more than one step. 1 until the first
-        timing of this network."""
+        timing of this network. ``seconds=math.inf`` (``drive.UNTIMED``): no time bound, as many
+        steps as one kernel call takes."""
+        if seconds == math.inf:
+            return self.ring.capacity // 2
         if self._sec_per_step is None:
             return 1
         s = self.chunk_seconds if seconds is None else seconds
@@ -263,19 +274,21 @@ class Trainer:
                 "keys and quit take effect between steps")
 
     def run_chunk(self, max_steps: int | None = None, seconds: float | None = None) -> int:
-        """Apply pending commands, then run one chunk if running (or pending single steps)."""
+        """Apply queued commands, then run one chunk as the state allows: about ``seconds`` of
+        steps (default ``chunk_seconds``; sized after the commands, which may have rebuilt the
+        network), at most ``max_steps``; none while diverged, while paused only the single steps
+        asked for (the rest in the next chunks). Returns the steps run. (:func:`gradtui.drive.run`
+        is the loop around it.)"""
+        self.wake.clear()  # before the queue is read: a command submitted from now on sets it
         self.apply_pending()
         if self.diverged:
             return 0
-        if self.paused:
-            if not self._pending_steps:
-                return 0
-            n = min(self._pending_steps, self.chunk_size(seconds))  # the rest in the next chunks
-            self._pending_steps -= n
-        else:
-            n = self.chunk_size(seconds)
+        n = self.chunk_size(seconds)
         if max_steps is not None:
             n = min(n, max_steps)
+        if self.paused:
+            n = min(n, self._pending_steps)
+            self._pending_steps -= max(n, 0)
         return self.run_steps(n)
 
     def warm_up(self) -> float:
@@ -319,7 +332,7 @@ class Trainer:
             self.cfg, self.layer_names, self.step_count, status or self.status, steps, glob, layers,
             events=tuple(self.events)[-64:], steps_per_sec=steps_per_sec, message=self.message,
             task=self.data.task, boundary=boundary, compile_s=self.compile_s,
-            commands_taken=self.commands_taken)
+            commands_taken=self.commands_taken, total_steps=self.total_steps)
 
 
 def _warm_kernels(cfg: Config) -> None:
