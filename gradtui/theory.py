@@ -221,36 +221,60 @@ def critical_sigma_w2(act: str, sigma_b2: float) -> float:
 
 
 # ---------------------------------------------------------------------------- depth scales
-_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(96)
-_GH_W = _GH_W / _GH_W.sum()
+_GL8_X, _GL8_W = np.polynomial.legendre.leggauss(8)
+
+
+def _split_line(kink: np.ndarray, first: float) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes (len(kink), m) and weights (standard normal density included) on the whole line, split at
+    each ``kink`` and refined geometrically towards it (8-point Gauss-Legendre panels, |z - kink| <= 24)."""
+    n = max(1, math.ceil(math.log2(24.0 / first)))
+    edges = np.concatenate(([0.0], first * 2.0 ** np.arange(n + 1)))
+    mid, half = (edges[1:] + edges[:-1]) / 2, (edges[1:] - edges[:-1]) / 2
+    t = (mid[:, None] + half[:, None] * _GL8_X).ravel()
+    wt = (half[:, None] * _GL8_W).ravel()
+    z = kink[:, None] + np.concatenate((-t, t))[None, :]
+    return z, np.concatenate((wt, wt))[None, :] * np.exp(-z * z / 2) / math.sqrt(2 * math.pi)
 
 
 def _pair_means(act: str, q: float, c: float) -> tuple[float, float]:
-    """(E[f(u1) f(u2)], E[f'(u1) f'(u2)]) for (u1, u2) ~ N(0, q [[1, c], [c, 1]]) (Gauss-Hermite:
-    about 1e-4 relative for kinked f, enough for a depth scale)."""
+    """(E[f(u1) f(u2)], E[f'(u1) f'(u2)]) for (u1, u2) ~ N(0, q [[1, c], [c, 1]]): u1 = sqrt(q) z1,
+    u2 = sqrt(q) (c z1 + r z2); z1 split at u1's kink, z2 at u2's (about 1e-9 relative)."""
     fd = activation_fns(act)
-    z1, z2 = _GH_X[:, None], _GH_X[None, :]
-    s = math.sqrt(q)
-    (f1, d1), (f2, d2) = fd(s * z1 + 0 * z2), fd(s * (c * z1 + math.sqrt(max(0.0, 1 - c * c)) * z2))
-    w = _GH_W[:, None] * _GH_W[None, :]
-    return float((w * f1 * f2).sum()), float((w * d1 * d2).sum())
+    s, r = math.sqrt(q), math.sqrt(max(0.0, 1.0 - c * c))
+    first = min(1e-4, 1e-3 / s)
+    z1, w1 = _split_line(np.zeros(1), first)
+    z1, w1 = z1[0], w1[0]
+    f1, d1 = fd(s * z1)
+    if r < 1e-12:
+        return float(w1 @ (f1 * f1)), float(w1 @ (d1 * d1))
+    z2, w2 = _split_line(-c * z1 / r, min(first, first * r))
+    f2, d2 = fd(s * (c * z1[:, None] + r * z2))
+    return float(w1 @ (f1 * (w2 * f2).sum(axis=1))), float(w1 @ (d1 * (w2 * d2).sum(axis=1)))
 
 
+@lru_cache(maxsize=1024)
 def depth_scale_corr(act: str, sw2: float, sb2: float, q_star: float, chi1: float) -> float:
     """xi_c = -1/ln chi_c, chi_c the slope of the correlation map at its stable fixed point c*.
-    Ordered (and critical) phase: c* = 1 and chi_c = chi1. Chaotic: c* < 1 found by root finding;
-    with q* = inf the map is read at q = 1e24, normalised by that layer's growth."""
+    Ordered (and critical) phase: c* = 1 and chi_c = chi1. Chaotic: c* < 1 by root finding; inf when
+    q* = inf or c* is within 1e-4 of 1."""
     if chi1 <= 1.0 + CHI_EXACT:
         return _depth_scale(chi1)
-    q = min(q_star, Q_MAX) if q_star > 0 else Q_MIN
+    if math.isinf(q_star):  # q grows without bound: the normalised map tends to ReLU's arc-cosine map,
+        return math.inf  # whose fixed point c* = 1 is marginal (polynomial, not exponential, approach)
+    q = q_star if q_star > 0 else Q_MIN
     q_next = sw2 * float(moments(act, q)[0]) + sb2
 
-    def cmap(c):
-        return (sw2 * _pair_means(act, q, c)[0] + sb2) / q_next
+    def excess(c):  # c-map(c) - c: positive below the stable c*, negative between it and 1
+        return (sw2 * _pair_means(act, q, c)[0] + sb2) / q_next - c
 
-    lo, hi = 0.0, 1.0 - 1e-9
-    c_star = 0.0 if cmap(lo) <= 0.0 else brentq(lambda c: cmap(c) - c, lo, hi, xtol=1e-10) \
-        if cmap(hi) < hi else 1.0
+    hi = 1.0 - 1e-4
+    e0 = excess(0.0)
+    if e0 <= 1e-12:
+        c_star = 0.0
+    elif excess(hi) >= 0:  # c* within 1e-4 of 1 (ReLU-like maps: c* = 1, marginal): no finite scale
+        return math.inf
+    else:
+        c_star = brentq(excess, 0.0, hi, xtol=1e-7)
     chi_c = sw2 * _pair_means(act, q, c_star)[1] * q / q_next
     return _depth_scale(chi_c)
 

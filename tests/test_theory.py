@@ -149,3 +149,21 @@ def test_the_per_layer_ratios_match_too():
     pred = np.array([lp.pred_delta_log10 for lp in p.layers[:-1]])
     np.testing.assert_allclose(meas_delta[:-1], pred, atol=0.05)
     assert pred[0] < -0.1  # the transient is visible: chi_l < 1 while q_l > 0
+
+
+def test_correlation_depth_scale():
+    from gradtui.theory import depth_scale_corr
+
+    # ordered: c* = 1 and xi_c = xi_grad
+    q, chi = fixed_point("tanh", 1.5, 0.05)
+    assert chi < 1 and depth_scale_corr("tanh", 1.5, 0.05, q, chi) == pytest.approx(-1 / math.log(chi))
+    # chaotic odd f without bias: c* = 0 and chi_c = sigma_w^2 E[f'(sqrt(q*) z)]^2 (independent inputs)
+    q, chi = fixed_point("tanh", 2.0, 0.0)
+    mean_slope = quad(lambda z: (1 - math.tanh(math.sqrt(q) * z) ** 2) * math.exp(-z * z / 2) / math.sqrt(2 * math.pi),
+                      -np.inf, np.inf, epsabs=0, epsrel=1e-12)[0]
+    assert depth_scale_corr("tanh", 2.0, 0.0, q, chi) == pytest.approx(-1 / math.log(2.0 * mean_slope ** 2), rel=1e-6)
+    # chaotic with bias: a positive, finite scale that shrinks deeper into chaos
+    scales = [depth_scale_corr("tanh", w, 0.05, *fixed_point("tanh", w, 0.05)) for w in (2.0, 4.0, 8.0)]
+    assert all(0 < a < math.inf for a in scales) and scales[0] > scales[1] > scales[2]
+    q, chi = fixed_point("relu", 3.0, 0.0)  # q grows without bound: no exponential scale
+    assert depth_scale_corr("relu", 3.0, 0.0, q, chi) == math.inf
