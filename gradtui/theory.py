@@ -75,7 +75,7 @@ def _known_activations():
 
 
 # ---------------------------------------------------------------------- Gaussian expectations
-_GL_X, _GL_W = np.polynomial.legendre.leggauss(16)
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(12)
 Z_MAX = 12.0  # the standard normal's mass beyond 12 is ~2e-33
 # Beyond 1e+-24 every expectation is a pure power of q to 1e-12 (the corrections go like sqrt(q) or
 # 1/sqrt(q)), so the tables extrapolate log-log linearly without visible error
@@ -87,7 +87,7 @@ Q_HUGE = 1e12  # a fixed point above this is rounding noise on a map that grows 
 
 def _half_line_nodes(first: float) -> tuple[np.ndarray, np.ndarray]:
     """Nodes and weights (standard normal density included) for the integral over z in [0, Z_MAX]:
-    16-point Gauss-Legendre on [0, first] and on panels doubling from ``first``."""
+    12-point Gauss-Legendre on [0, first] and on panels doubling from ``first``."""
     n = max(1, math.ceil(math.log2(Z_MAX / first)))
     edges = np.minimum(np.concatenate(([0.0], first * 2.0 ** np.arange(n + 1))), Z_MAX)
     edges = np.unique(edges)
@@ -129,6 +129,16 @@ def _lookup(spline: CubicSpline, q: np.ndarray) -> np.ndarray:
     out = spline(inside)
     edge_slope = np.where(lnq < lo, spline(lo, 1), spline(hi, 1))
     return np.exp(out + edge_slope * (lnq - inside))
+
+
+def warm(acts=None) -> None:
+    """Build the expectation tables now (~0.1-0.5 s each under load), e.g. in a worker thread, so that
+    the first :func:`predict` for an activation on the UI thread costs only the ~20 ms of a warm one."""
+    from gradtui.activations import ACTIVATIONS
+
+    for act in acts or ACTIVATIONS:
+        _table(act)
+        critical_sigma_w2(act, 0.0)
 
 
 def moments(act: str, q) -> tuple[np.ndarray, np.ndarray]:
@@ -177,7 +187,7 @@ def _fixed_points(act: str, sw2: np.ndarray, sb2: np.ndarray) -> np.ndarray:
     if todo.any():  # bisection in ln q, vectorised: the map is above the diagonal below a stable q*
         i = np.flatnonzero(todo)
         a, b = np.log(_Q_GRID[lo_b[i].astype(int)]), np.log(_Q_GRID[np.minimum(hi_b[i], n - 1).astype(int)])
-        for _ in range(60):
+        for _ in range(45):  # the bracket is 1/30 decade wide: 45 halvings reach rounding
             m = (a + b) / 2
             above = sw2[i] * np.exp(s2(m)) + sb2[i] - np.exp(m) > 0
             a, b = np.where(above, m, a), np.where(above, b, m)

@@ -107,7 +107,9 @@ def main(argv: list[str]) -> int:
     from gradtui.outputs import OutputError, emit, write_whole
     from gradtui.presets import PresetError, load_preset
 
-    ap = _Parser(prog="gradtui theory", description=__doc__.split("\n")[0])
+    ap = _Parser(prog="gradtui theory",
+                 description="The signal-propagation (mean-field) prediction of per-layer gradient ratios at "
+                             "initialisation, optionally beside step-0 measurements.")
     ap.add_argument("-p", "--preset", metavar="NAME|PATH", default=DEFAULT_PRESET,
                     help=f"preset name or path to a .toml file (default: {DEFAULT_PRESET})")
     ap.add_argument("-s", "--set", dest="overrides", metavar="KEY=VALUE", action="append", default=[],
