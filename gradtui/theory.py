@@ -365,6 +365,7 @@ def predict(cfg: Config, x: np.ndarray | None = None) -> Prediction:
         r_delta = _ratio_log10(log_d)
         r_grad = _ratio_log10(log_d + log_h[:L])
         chi_mean = np.exp(log_chi).mean(axis=1)
+        q_mean = q.mean(axis=1)
     sw2_eff = float(sw2[1:L].mean()) if L >= 2 else float(sw2[0])
     q_star, chi1 = fixed_point(act, sw2_eff, sb2)
     modelled = not (cfg.residual or cfg.batchnorm)
@@ -376,9 +377,9 @@ def predict(cfg: Config, x: np.ndarray | None = None) -> Prediction:
                 f"of the same network without them")
         r_delta = r_grad = np.full(L, math.nan)
     names = _names(L)
-    layers = [LayerPrediction(names[l], float(r_delta[l]), float(r_grad[l]), float(q[l].mean()), float(chi_mean[l]))
+    layers = [LayerPrediction(names[l], float(r_delta[l]), float(r_grad[l]), float(q_mean[l]), float(chi_mean[l]))
               for l in range(L)]
-    layers.append(LayerPrediction(names[L], math.nan, math.nan, float(q[L].mean()), math.nan))
+    layers.append(LayerPrediction(names[L], math.nan, math.nan, float(q_mean[L]), math.nan))
     crit = critical_sigma_w2(act, sb2)
     return Prediction(
         chi1=chi1, q_star=q_star, phase=_phase(chi1),

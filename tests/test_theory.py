@@ -167,3 +167,21 @@ def test_correlation_depth_scale():
     assert all(0 < a < math.inf for a in scales) and scales[0] > scales[1] > scales[2]
     q, chi = fixed_point("relu", 3.0, 0.0)  # q grows without bound: no exponential scale
     assert depth_scale_corr("relu", 3.0, 0.0, q, chi) == math.inf
+
+
+@pytest.mark.parametrize("cfg", [
+    Config(init="normal", init_std=100.0, depth=500, width=8192),  # q overflows float64 by layer ~40
+    Config(activation="sigmoid", init="normal", init_std=1e-3, depth=500),  # 1e-1400 at the input
+    Config(activation="tanh", bias_std=100.0, depth=50),
+    Config(activation="gelu", init="orthogonal", init_gain=100.0, depth=1),
+    Config(hidden=(1, 300, 1, 7), activation="selu", init="xavier_uniform"),
+])
+def test_extreme_configs_predict_quietly_in_log_space(cfg):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = predict(cfg)
+    r = np.array([lp.pred_delta_log10 for lp in p.layers[:-1]])
+    assert np.isfinite(r).all() and r[-1] == 0 and p.phase in ("ordered", "critical", "chaotic")
+    assert len(p.layers) == len(cfg.hidden_sizes) + 1
