@@ -31,6 +31,7 @@ PHASES = ("ordered", "critical", "chaotic")
 CRITICAL_TOL = 1e-3  # |ln chi1| below this: "critical" (a gradient depth scale over 1000 layers)
 CHI_EXACT = 1e-9  # chi within this of 1 is 1 (the tables' accuracy)
 NOT_MODELLED = "not modelled"
+MAX_INPUTS = 2048  # predict() sums over at most this many inputs (a 500-layer net: ~30 MB of arrays)
 
 
 @dataclass(frozen=True)
@@ -338,11 +339,13 @@ def _ratio_log10(log_terms: np.ndarray) -> np.ndarray:
 
 def predict(cfg: Config, x: np.ndarray | None = None) -> Prediction:
     """The prediction for ``cfg``'s network at initialisation, over the inputs ``x`` (n, d_in); None:
-    the config's training set."""
+    the config's training set (at most :data:`MAX_INPUTS` rows of either, evenly spaced, are used)."""
     n_out = 1  # the output layer's scale multiplies every layer alike: it cancels in the ratios
     if x is None:
         x, n_out = _inputs(cfg)
     x = np.asarray(x, np.float64)
+    if len(x) > MAX_INPUTS:  # evenly spaced rows: the sums' estimate, at bounded time and memory
+        x = x[np.linspace(0, len(x) - 1, MAX_INPUTS).astype(np.int64)]
     sizes = (x.shape[1], *cfg.hidden_sizes, n_out)
     L = len(sizes) - 2
     sw2 = np.array([layer_sigma_w2(cfg.init, sizes[l], sizes[l + 1], cfg.init_std, cfg.init_gain)

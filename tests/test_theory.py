@@ -185,3 +185,14 @@ def test_extreme_configs_predict_quietly_in_log_space(cfg):
     r = np.array([lp.pred_delta_log10 for lp in p.layers[:-1]])
     assert np.isfinite(r).all() and r[-1] == 0 and p.phase in ("ordered", "critical", "chaotic")
     assert len(p.layers) == len(cfg.hidden_sizes) + 1
+
+
+def test_many_inputs_are_subsampled_evenly():
+    from gradtui.theory import MAX_INPUTS
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20 * MAX_INPUTS, 2)) * np.repeat([0.5, 2.0], 10 * MAX_INPUTS)[:, None]  # two scales
+    cfg = Config(activation="tanh", init="xavier_normal", depth=12, width=64)
+    full = np.array([lp.pred_delta_log10 for lp in predict(cfg, x[::10]).layers[:-1]])
+    sub = np.array([lp.pred_delta_log10 for lp in predict(cfg, x).layers[:-1]])
+    np.testing.assert_allclose(sub, full, atol=0.01)  # both scales are represented
