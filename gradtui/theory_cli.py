@@ -19,6 +19,7 @@ from gradtui.config import Config
 JSON_KEYS = ("chi1", "q_star", "phase", "depth_scale_grad", "depth_scale_corr", "critical_sigma_w", "modelled",
              "note", "layers")
 MAX_SEEDS = 100
+DEFAULT_SEEDS = 5
 
 
 def measure(cfg: Config, seeds: int) -> tuple[np.ndarray, np.ndarray]:
@@ -118,9 +119,12 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", nargs="?", const="-", metavar="PATH|-", default=None,
                     help="write the result as JSON to PATH, or to stdout with - (the default)")
     ap.add_argument("--measure", action="store_true", help="also measure the ratios at step 0")
-    ap.add_argument("--seeds", type=_positive_int, default=5, help="networks to average with --measure (default 5)")
+    ap.add_argument("--seeds", type=_positive_int, default=None, help="networks to average with --measure (default 5)")
     try:
         args = ap.parse_args(argv)
+        if args.seeds is not None and not args.measure:
+            raise UsageError("--seeds needs --measure")
+        args.seeds = args.seeds or DEFAULT_SEEDS
         if args.seeds > MAX_SEEDS:
             raise UsageError(f"--seeds {args.seeds}: at most {MAX_SEEDS}")
         cfg = load_preset(args.preset, args.overrides, args.seed)
