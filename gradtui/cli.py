@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
         description="A terminal laboratory for vanishing and exploding gradients. "
-                    f"'{PROG} bench ...' runs the benchmark.",
+                    f"'{PROG} bench ...' runs the benchmark; '{PROG} theory ...' prints the "
+                    "signal-propagation prediction.",
         epilog=f"examples: {PROG} --preset deep-sigmoid | {PROG} --preset relu-he --set lr=0.1 "
                f"--headless --steps 2000 --export run.jsonl | {PROG} --list-presets",
     )
@@ -227,6 +228,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from gradtui.bench import main as bench_main
 
             return bench_main(argv[1:])
+        if argv and argv[0] == "theory":
+            from gradtui.theory_cli import main as theory_main
+            return theory_main(argv[1:])
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # --help / --version

@@ -39,6 +39,7 @@ class Config:
     init: str = "he_normal"
     init_std: float = 0.01  # for init = normal / uniform
     init_gain: float = 1.0  # multiplies the fan-based schemes and orthogonal
+    bias_std: float = 0.0  # biases ~ N(0, bias_std^2) at (re-)initialisation; 0: zero biases
     residual: bool = False  # h_{l+1} = f(h_l W + b) + h_l between equal-width hidden layers
     batchnorm: bool = False
     dtype: str = "float64"
@@ -99,6 +100,7 @@ FIELDS: dict[str, FieldSpec] = {
     "init": FieldSpec("weight initialiser", choices=tuple(INITIALIZERS)),
     "init_std": FieldSpec("std of the normal / uniform initialisers", lo=0.0, hi=100.0, lo_open=True),
     "init_gain": FieldSpec("gain of the fan-based initialisers", lo=0.0, hi=100.0, lo_open=True),
+    "bias_std": FieldSpec("std of the initial biases, N(0, bias_std^2) (0: zero biases)", lo=0.0, hi=100.0),
     "residual": FieldSpec("skip connections between equal-width hidden layers"),
     "batchnorm": FieldSpec("batch normalisation before each hidden activation"),
     "dtype": FieldSpec("floating-point precision", choices=DTYPES),

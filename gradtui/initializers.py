@@ -1,4 +1,5 @@
-"""Weight initialiser registry. Pure NumPy; biases are always zero.
+"""Weight initialiser registry. Pure NumPy; biases are N(0, bias_std^2) (zero by default), drawn by
+:meth:`gradtui.mlp.MLP.init_weights` after each layer's weights.
 
 Each initialiser maps ``(rng, fan_in, fan_out, std, gain)`` to a float64 ``(fan_in, fan_out)``
 matrix (the layer computes ``x @ W``). ``std`` is used by ``normal``/``uniform``; ``gain`` scales the

@@ -117,14 +117,18 @@ class MLP:
         self.m1[:] = 0
         self.m2[:] = 0
 
-    def init_weights(self, init: str, rng: np.random.Generator, std: float, gain: float) -> None:
-        """Fresh weights from ``init``; zero biases; batch-norm gamma 1, beta 0."""
+    def init_weights(self, init: str, rng: np.random.Generator, std: float, gain: float,
+                     bias_std: float = 0.0) -> None:
+        """Fresh weights from ``init``; biases N(0, bias_std^2) (zero, and no draw, when bias_std is 0:
+        seeded runs stay as they were); batch-norm gamma 1, beta 0. Per layer: W, then b."""
         fn = INITIALIZERS[init].fn
         for l in range(self.n_layers):
             fi, fo, p, _, pend = self.geo[l]
             self.theta[p: p + fi * fo] = fn(rng, int(fi), int(fo), std, gain).astype(self.dtype).ravel()
             q = p + fi * fo
             self.theta[q:pend] = 0.0
+            if bias_std > 0:
+                self.theta[q: q + fo] = rng.normal(0.0, bias_std, size=int(fo)).astype(self.dtype)
             if pend - q == 3 * fo:
                 self.theta[q + fo: q + 2 * fo] = 1.0
         self.reset_running_stats()

@@ -30,6 +30,7 @@ import numpy as np
 
 from gradtui.activations import ACTIVATIONS
 from gradtui.config import Config
+from gradtui.initializers import INITIALIZERS
 from gradtui.stats import GLOBAL_COL, LAYER_COL
 
 N_LAYER_STATS = len(LAYER_COL)
@@ -78,6 +79,18 @@ def unpack(flat: np.ndarray, sizes: tuple[int, ...]) -> list[Layer]:
         beta = flat[q + 2 * fo: q + 3 * fo] if hidden else None
         layers.append(Layer(W, b, gamma, beta))
     return layers
+
+
+def init_theta(sizes: tuple[int, ...], cfg: Config, rng: np.random.Generator) -> np.ndarray:
+    """Fresh float64 parameters as the spec says: per layer W from ``cfg.init`` (fan_in, fan_out), then
+    b ~ N(0, bias_std^2) (no draw when bias_std is 0), batch-norm gamma 1 and beta 0."""
+    parts = []
+    for fi, fo, p, end in layout(tuple(sizes)):
+        parts.append(INITIALIZERS[cfg.init].fn(rng, fi, fo, cfg.init_std, cfg.init_gain).ravel())
+        parts.append(rng.normal(0.0, cfg.bias_std, fo) if cfg.bias_std > 0 else np.zeros(fo))
+        if end - p - fi * fo == 3 * fo:
+            parts += [np.ones(fo), np.zeros(fo)]
+    return np.concatenate(parts)
 
 
 def _norm(x: np.ndarray) -> float:

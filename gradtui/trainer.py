@@ -33,7 +33,7 @@ from gradtui.stats import Boundary, Event, Snapshot, StatsRing
 # Which config fields need which reaction when they change mid-run.
 _REBUILD_DATA = {"dataset", "n_samples", "noise", "n_classes", "test_fraction", "seed"}
 _REBUILD_MODEL = {"depth", "width", "hidden", "dtype", "batch_size"}
-_REINIT = {"init", "init_std", "init_gain"}
+_REINIT = {"init", "init_std", "init_gain", "bias_std"}
 _RESET_OPT = {"optimizer"}
 
 # A chunk (one kernel call) is bounded by time *and* by work: FAST_FLOPS is more than one core
@@ -83,7 +83,7 @@ class Trainer:
         self.mlp = MLP(sizes, cfg.batch_size, cfg.dtype)
         self.init_rng = np.random.default_rng([cfg.seed, 1])
         self.batch_rng = np.random.default_rng([cfg.seed, 2])
-        self.mlp.init_weights(cfg.init, self.init_rng, cfg.init_std, cfg.init_gain)
+        self.mlp.init_weights(cfg.init, self.init_rng, cfg.init_std, cfg.init_gain, cfg.bias_std)
         self.icfg, self.fcfg = pack_config(cfg, self.data.task)
         self.ring = StatsRing(self.mlp.n_layers, self.ring_capacity)
         self.kdata = K.Data(self.x, self.t, self.xte, self.tte, self.eout)  # the kernels' grouped arguments
@@ -190,7 +190,8 @@ class Trainer:
         return self._event(text + (f" ({'; '.join(notes)})" if notes else ""))
 
     def _reinit(self) -> None:
-        self.mlp.init_weights(self.cfg.init, self.init_rng, self.cfg.init_std, self.cfg.init_gain)
+        self.mlp.init_weights(self.cfg.init, self.init_rng, self.cfg.init_std, self.cfg.init_gain,
+                              self.cfg.bias_std)
         self.mlp.reset_optimizer()
         self.opt_t = 0
         self.diverged = False
