@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from gradtui.config import Config
-from gradtui.reference import compare_with_trainer, init_theta, unpack
-from gradtui.trainer import Command, Trainer
+from gradtui.commands import SetFields
+from gradtui.reference import init_theta, unpack
+from gradtui.reference_compare import compare_with_trainer
+from gradtui.trainer import Trainer
 
 SMALL = Config(hidden=(16, 16, 8), batch_size=16, n_samples=200, eval_every=1000, seed=5,
                activation="tanh", init="xavier_normal")
@@ -39,7 +41,7 @@ def test_biases_follow_bias_std_and_the_reference_init(bias_std):
 def test_setting_bias_std_reinitialises_and_the_step_matches_the_reference():
     tr = Trainer(SMALL)
     tr.run_steps(3)
-    tr.apply(Command("set", {"bias_std": 0.5}))
+    tr.apply(SetFields.of(bias_std=0.5))
     b = unpack(tr.mlp.theta, tr.mlp.sizes)[0].b
     assert b.std() > 0.2
     problems = compare_with_trainer(tr, 5)  # the biased network trains as the reference says
