@@ -83,6 +83,7 @@ class Activation:
     saturating: bool  # sigmoid/tanh: the saturated-fraction statistic applies
     help: str
     numpy: Callable[[np.ndarray], Pair]  # float64 z -> (f(z), f'(z)); use f_df / f / df
+    bounds: tuple[float, float] | None = None  # the range of f when it is bounded (histogram axes)
 
     def f_df(self, z) -> Pair:
         """(f(z), f'(z)) elementwise, in z's float dtype (float64 for anything else)."""
@@ -100,8 +101,9 @@ class Activation:
 
 
 ACTIVATIONS: dict[str, Activation] = {
-    "sigmoid": Activation(K.A_SIGMOID, "1/(1+e^-z)", 0.25, True, "f' <= 0.25: each layer shrinks the signal ~4x", _sigmoid),
-    "tanh": Activation(K.A_TANH, "tanh z", 1.0, True, "zero-centred, but saturates for |z| > 2", _tanh),
+    "sigmoid": Activation(K.A_SIGMOID, "1/(1+e^-z)", 0.25, True, "f' <= 0.25: each layer shrinks the signal ~4x", _sigmoid,
+                          (0.0, 1.0)),
+    "tanh": Activation(K.A_TANH, "tanh z", 1.0, True, "zero-centred, but saturates for |z| > 2", _tanh, (-1.0, 1.0)),
     "relu": Activation(K.A_RELU, "max(0, z)", 1.0, False, "slope 1 where active; units can die", _relu),
     "leaky_relu": Activation(K.A_LEAKY, "max(0.01 z, z)", 1.0, False, "ReLU that keeps a 0.01 slope", _leaky_relu),
     "elu": Activation(K.A_ELU, "z if z>0 else e^z - 1", 1.0, False, "smooth, negative outputs", _scaled_elu(1.0, 1.0)),

@@ -105,12 +105,14 @@ class Runner:
         self.max_steps = max_steps
         self.stop_requested = False
         self._boundary: Boundary | None = None
+        self._hist = None
 
     def stop(self) -> None:
         self.stop_requested = True
 
     def _publish(self, status=None, sps=0.0) -> None:
-        self.publish(self.trainer.snapshot(self.window, status=status, boundary=self._boundary, steps_per_sec=sps))
+        self.publish(self.trainer.snapshot(self.window, status=status, boundary=self._boundary, steps_per_sec=sps,
+                                           hist=self._hist))
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """Compile, then train until ``stop()`` or ``should_stop()``. Publishes every ``1/hz`` s
@@ -168,7 +170,8 @@ class Runner:
         changed = tr.n_events != self._seen_events
         self._seen_events = tr.n_events
         if self.boundary_period and (changed or (ran and now - self._last_bd >= self.boundary_period)):
-            self._boundary = tr.boundary()
+            self._boundary = tr.boundary()  # and the histograms, on the same slow beat
+            self._hist = tr.histograms()
             self._last_bd = now
         if changed or now >= self._next_pub - PUBLISH_SLACK:
             if now - self._rate_t > RATE_SECONDS:

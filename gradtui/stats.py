@@ -15,6 +15,7 @@ import numpy as np
 from gradtui import kernels as K
 from gradtui import regimes
 from gradtui.config import Config
+from gradtui.histograms import Histograms
 
 
 def last_finite(values: np.ndarray) -> float:
@@ -146,6 +147,7 @@ class Snapshot:
     compile_s: float | None = None
     commands_taken: int = 0  # commands the trainer had taken off its queue when this was built
     total_steps: int = 0  # steps the trainer ran since it was built, resets included (``step`` restarts)
+    hist: Histograms | None = None  # per-layer histograms of a recent step (refreshed with the boundary)
 
     @staticmethod
     def build(config, layer_names, step, status, steps, glob, layers, **kw) -> "Snapshot":

@@ -22,7 +22,10 @@ from gradtui import kernels as K
 from gradtui import numba_cache
 from gradtui import commands
 from gradtui.commands import Command, LoadPreset, Pause, Reinit, Reset, Resume, SetFields, Step, TogglePause
+from gradtui.activations import ACTIVATIONS
 from gradtui.config import Config
+from gradtui.histograms import Histograms
+from gradtui.histograms import measure as measure_histograms
 from gradtui.data import Dataset, make_dataset
 from gradtui.drive import CHUNK_SECONDS
 from gradtui.mlp import MLP, flops_per_sample, pack_config
@@ -326,14 +329,20 @@ class Trainer:
                         vals.reshape(rows, cols), self.data.x_train[::step].copy(),
                         self.data.labels_train[::step].copy())
 
+    def histograms(self) -> Histograms | None:
+        """Per-layer histograms of the last step (None before the first step of this network)."""
+        if self.step_count == 0:
+            return None
+        return measure_histograms(self.mlp, self.step_count - 1, ACTIVATIONS[self.cfg.activation].bounds)
+
     def snapshot(self, window: int = 1024, status: str | None = None, boundary: Boundary | None = None,
-                 steps_per_sec: float = 0.0) -> Snapshot:
+                 steps_per_sec: float = 0.0, hist: Histograms | None = None) -> Snapshot:
         steps, glob, layers = self.ring.last(window)
         return Snapshot.build(
             self.cfg, self.layer_names, self.step_count, status or self.status, steps, glob, layers,
             events=tuple(self.events)[-64:], steps_per_sec=steps_per_sec, message=self.message,
             task=self.data.task, boundary=boundary, compile_s=self.compile_s,
-            commands_taken=self.commands_taken, total_steps=self.total_steps)
+            commands_taken=self.commands_taken, total_steps=self.total_steps, hist=hist)
 
 
 def _warm_kernels(cfg: Config) -> None:

@@ -74,3 +74,32 @@ def test_bounded_activation_uses_the_given_range_and_a_dead_relu_layer_is_a_spik
     h = H.measure(tr.mlp, 0)
     assert h.act_range[0, 0] == h.act_range[0, 1] == 0.0 and h.act[0].sum() == pytest.approx(1.0)
     assert h.grad[0, 0] == pytest.approx(1.0)  # no gradient reaches a dead layer's weights
+
+
+def test_the_trainer_measures_with_its_activations_bounds_and_the_runner_publishes_them():
+    import threading
+
+    from gradtui.drive import Runner
+
+    tr = Trainer(Config(depth=3, width=8, n_samples=128, batch_size=16, activation="sigmoid"))
+    assert tr.histograms() is None  # no step yet
+    tr.run_steps(2)
+    h = tr.histograms()
+    assert h.step == 1 and np.all(h.act_range[:-1] == (0.0, 1.0))
+    snaps = []
+    done = threading.Event()
+
+    def publish(snap):
+        snaps.append(snap)
+        if snap.hist is not None and snap.step >= 50:
+            runner.stop()
+            done.set()
+
+    runner = Runner(tr, publish, max_steps=10**9)
+    t = threading.Thread(target=runner.run)
+    t.start()
+    assert done.wait(120)
+    t.join(60)
+    last = snaps[-1]
+    assert last.hist is not None and last.hist.step < last.step
+    assert last.hist.grad.shape == (len(last.layer_names), H.BINS + 2)
