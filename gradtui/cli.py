@@ -263,6 +263,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             except ImportError as e:
                 return _fail(f"the benchmark is not available ({e})")
             return bench_main(argv[1:])
+        if argv and argv[0] == "learn":
+            from gradtui.learn import main as learn_main
+            return learn_main(argv[1:])
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # --help / --version
