@@ -261,7 +261,10 @@ def load_lesson(path: Path | str) -> Lesson:
     """Read and check one lesson file. Raises :class:`LessonError` (one line: file, field, problem)."""
     path = Path(path)
     src = path.name if path.parent == lessons_dir() else str(path)
-    data = _read_toml(path)
+    try:
+        data = _read_toml(path)
+    except PresetError as e:
+        raise LessonError(e.source, e.message.replace("empty preset", "empty lesson")) from None
     _no_extra(data, {"title", "preset", "set", "steps", "intro", "claim", "step"}, src, "")
     title = _take(data, "title", str, src)
     cfg = _preset(_take(data, "preset", str, src), src, "preset")
