@@ -352,16 +352,17 @@ def _check(claims, start: dict, previous: dict, after: dict) -> tuple:
     return tuple(out)
 
 
-def run_lesson_headless(lesson: Lesson) -> list[StepResult]:
+def run_lesson_headless(lesson: Lesson, seed: int | None = None) -> list[StepResult]:
     """Play a lesson on a fresh Trainer: the start, then each step's change and its steps; measure
-    every phase (:func:`gradtui.claims.measure_all`) and check every claim."""
+    every phase (:func:`gradtui.claims.measure_all`) and check every claim. ``seed`` replaces the
+    start's seed (a preset a step loads keeps its own)."""
     import numpy as np
 
     from gradtui import drive
     from gradtui.commands import LoadPreset, Reset, SetFields
     from gradtui.trainer import Trainer
 
-    tr = Trainer(lesson.config)
+    tr = Trainer(lesson.config if seed is None else lesson.config.replace(seed=seed))
 
     def phase(commands, n) -> dict[str, float]:
         for cmd in commands:

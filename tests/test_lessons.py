@@ -18,10 +18,11 @@ def test_there_are_lessons_numbered_in_order():
     assert [int(s[:2]) for s in LESSONS] == list(range(1, len(LESSONS) + 1))
 
 
+@pytest.mark.parametrize("seed", [None, 1])  # the lesson's own seed, and another: not one seed's luck
 @pytest.mark.parametrize("stem", LESSONS)
-def test_every_claimed_effect_happens(stem, quiet):
+def test_every_claimed_effect_happens(stem, seed, quiet):
     lesson = load_lesson(lesson_files()[stem])
-    results = run_lesson_headless(lesson)
+    results = run_lesson_headless(lesson, seed)
     assert len(results) == len(lesson.steps) + 1
     assert all(r.checks for r in results[1:]), "every step claims an effect"
     failed = [f"step {r.index}: {c.describe()}: before {b:.3g}, after {a:.3g}"
