@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import sys
 
+from gradtui.config import FIELDS
+from gradtui.lessons import (Lesson, LessonError, StepResult, lesson_files, load_all, load_lesson, resolve,
+                             run_lesson_headless, show_value)
+from gradtui.numfmt import num
+from gradtui.presets import load_preset
+
 
 def main(argv: list[str]) -> int:
     from gradtui.cli import UsageError, _fail, _Parser, quiet_numerics
-    from gradtui.lessons import LessonError, lesson_files, load_all, load_lesson, render, resolve, run_lesson_headless
     from gradtui.outputs import OutputError, emit
 
     ap = _Parser(prog="gradtui learn", description="Guided lessons on vanishing and exploding gradients.")
@@ -38,6 +43,30 @@ def main(argv: list[str]) -> int:
     except OutputError as e:
         return _fail(str(e), 1)
     return 0
+
+
+def render(lesson: Lesson, results: list[StepResult]) -> str:
+    """A played lesson as plain text: what to look at, what to do, what happened and whether each
+    claimed effect was measured."""
+    lines = [f"Lesson {lesson.number}: {lesson.title}  ({lesson.name})",
+             f"  preset {lesson.config.name}" + "".join(
+                 f", {k} = {show_value(getattr(lesson.config, k))}" for k in _start_overrides(lesson)),
+             ""]
+    for r in results:
+        ran = int(r.after.get("steps", 0))
+        head = "Start" if r.index == 0 else f"Step {r.index}: {r.instruction}"
+        lines.append(f"{head}; run {r.run} steps" + (f" (diverged after {ran})" if ran < r.run else ""))
+        lines.append("  " + r.text)
+        for c, b, a, ok in r.checks:
+            was = f"{num(b)} -> " if c.relative else ""
+            lines.append(f"  [{'ok' if ok else 'NOT SEEN'}] {c.describe()}: {was}{num(a)}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _start_overrides(lesson: Lesson) -> list[str]:
+    base = load_preset(lesson.config.name)
+    return [k for k in FIELDS if getattr(base, k) != getattr(lesson.config, k)]
 
 
 if __name__ == "__main__":  # python -m gradtui.learn

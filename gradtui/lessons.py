@@ -307,12 +307,12 @@ def instruction(step: Step, cfg: Config) -> str:
         fld, how, _ = KEYS[k]
         covered.add(fld)
         target = changes[fld]
-        parts.append(f"press {k}{_presses(k, getattr(cfg, fld), target)} ({fld} -> {_show(target)})")
+        parts.append(f"press {k}{_presses(k, getattr(cfg, fld), target)} ({fld} -> {show_value(target)})")
     rest = {k: v for k, v in changes.items() if k not in covered}
     if rest:
-        sets = " ".join(f"--set {k}={v:g}" if isinstance(v, float) else f"--set {k}={_show(v)}"
+        sets = " ".join(f"--set {k}={v:g}" if isinstance(v, float) else f"--set {k}={show_value(v)}"
                         for k, v in rest.items())
-        parts.append(f"set {', '.join(f'{k} = {_show(v)}' for k, v in rest.items())} "
+        parts.append(f"set {', '.join(f'{k} = {show_value(v)}' for k, v in rest.items())} "
                      f"(no dashboard key: the config change {sets})")
     if step.reset:
         parts.append("press r (restart from fresh weights)")
@@ -331,7 +331,7 @@ def _presses(key: str, current: Any, target: Any) -> str:
     return f" {n}x" if n > 1 else ""
 
 
-def _show(v: Any) -> str:
+def show_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     return num(v) if isinstance(v, float) else str(v)
@@ -391,27 +391,3 @@ def run_lesson_headless(lesson: Lesson, seed: int | None = None) -> list[StepRes
                                       _check(st.claims, start, previous, after)))
             previous = after
     return results
-
-
-def render(lesson: Lesson, results: list[StepResult]) -> str:
-    """A played lesson as plain text: what to look at, what to do, what happened and whether each
-    claimed effect was measured."""
-    lines = [f"Lesson {lesson.number}: {lesson.title}  ({lesson.name})",
-             f"  preset {lesson.config.name}" + "".join(
-                 f", {k} = {_show(getattr(lesson.config, k))}" for k in _start_overrides(lesson)),
-             ""]
-    for r in results:
-        ran = int(r.after.get("steps", 0))
-        head = "Start" if r.index == 0 else f"Step {r.index}: {r.instruction}"
-        lines.append(f"{head}; run {r.run} steps" + (f" (diverged after {ran})" if ran < r.run else ""))
-        lines.append("  " + r.text)
-        for c, b, a, ok in r.checks:
-            was = f"{num(b)} -> " if c.relative else ""
-            lines.append(f"  [{'ok' if ok else 'NOT SEEN'}] {c.describe()}: {was}{num(a)}")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def _start_overrides(lesson: Lesson) -> list[str]:
-    base = load_preset(lesson.config.name)
-    return [k for k in FIELDS if getattr(base, k) != getattr(lesson.config, k)]

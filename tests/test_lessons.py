@@ -173,3 +173,42 @@ def test_cli_learn_bad_input(args, message):
     p = _cli(*args)
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.count("\n") == 1 and p.stderr.startswith("gradtui: error: ") and message in p.stderr
+
+
+def test_help_text_explains_the_formula_every_panel_and_every_regime():
+    from gradtui import regimes
+    from gradtui.helptext import load_help
+
+    h = load_help()
+    assert h.formula == "δ_l = (W_{l+1}ᵀ δ_{l+1}) ⊙ φ'(z_l)" and h.formula in h.text
+    assert {"grad_rows", "depth_profile", "loss_plot", "boundary", "status"} <= {p.id for p in h.panels}
+    assert list(h.regimes) == list(regimes.PRECEDENCE)
+    assert all(r.meaning and r.remedies and r.rule == regimes.RULES[r.id] for r in h.regimes.values())
+    assert "do not help" in h.regimes["vanishing"].remedies  # clipping, L1/L2, lr decay
+
+
+@pytest.mark.parametrize("edit,field,message", [
+    (lambda s: s.replace('id = "dead"', 'id = "deadd"'), "regime[1].id", "unknown regime 'deadd'"),
+    (lambda s: s.replace('id = "dead"', 'id = "nan"'), "regime[1].id", "explained twice"),
+    (lambda s: s.replace('formula = ', 'formulas = '), "backprop.formulas", "unknown field"),
+    (lambda s: s.replace('[[regime]]\nid = "ok"', '[[regime]]\nid = "ok"\ncolour = "green"'), "regime[5].colour",
+     "unknown field"),
+])
+def test_bad_help_file(tmp_path, edit, field, message):
+    from gradtui.helptext import help_path, load_help
+
+    p = tmp_path / "help.toml"
+    p.write_text(edit(help_path().read_text()))
+    with pytest.raises(LessonError) as e:
+        load_help(p)
+    assert "\n" not in str(e.value) and f"'{field}'" in str(e.value) and message in str(e.value), str(e.value)
+
+
+def test_help_file_missing_a_regime(tmp_path):
+    from gradtui.helptext import help_path, load_help
+
+    text = help_path().read_text()
+    p = tmp_path / "help.toml"
+    p.write_text(text[: text.index('[[regime]]\nid = "ok"')])
+    with pytest.raises(LessonError, match="no explanation for regime ok"):
+        load_help(p)
