@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog=PROG,
         description="A terminal laboratory for vanishing and exploding gradients. "
-                    f"'{PROG} bench ...' runs the benchmark.",
+                    f"'{PROG} bench ...' runs the benchmark, '{PROG} learn' the lessons.",
         epilog=f"examples: {PROG} --preset deep-sigmoid | {PROG} --preset relu-he --set lr=0.1 "
                f"--headless --steps 2000 --export run.jsonl | {PROG} --list-presets",
     )

@@ -17,13 +17,14 @@ from gradtui.presets import load_preset
 
 
 def main(argv: list[str]) -> int:
-    from gradtui.cli import UsageError, _fail, _Parser, quiet_numerics
-    from gradtui.outputs import OutputError, emit
+    from gradtui.cli import UsageError, _fail, _Parser, _seed, quiet_numerics
+    from gradtui.outputs import OutputError, emit, note
 
     ap = _Parser(prog="gradtui learn", description="Guided lessons on vanishing and exploding gradients.")
     ap.add_argument("lesson", nargs="?", metavar="N|NAME", help="lesson number or name (default: all, in order)")
     ap.add_argument("--list", action="store_true", help="list the lessons and exit")
     ap.add_argument("--headless", action="store_true", help="print the lesson as text with the measured numbers")
+    ap.add_argument("--seed", type=_seed, default=None, help="play with another seed (the effects do not depend on it)")
     try:
         args = ap.parse_args(argv)
         if args.list:
@@ -35,7 +36,8 @@ def main(argv: list[str]) -> int:
         lessons = [load_lesson(resolve(args.lesson))] if args.lesson else load_all()
         with quiet_numerics():
             for k, lesson in enumerate(lessons):
-                emit(("\n" if k else "") + render(lesson, run_lesson_headless(lesson)).rstrip())
+                note(f"gradtui: playing lesson {lesson.number} ({lesson.name})")
+                emit(("\n" if k else "") + render(lesson, run_lesson_headless(lesson, args.seed)).rstrip())
     except SystemExit as e:  # --help
         return e.code if isinstance(e.code, int) else 0
     except (UsageError, LessonError) as e:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from gradtui.claims import AGAINST, MEASURES, OPS, RELATIVE, Claim, measure_all
-from gradtui.config import FIELDS, Config
+from gradtui.config import FIELDS, Config, control_char
 from gradtui.numfmt import num
 from gradtui.presets import (PresetError, _hint, _read_toml, check_config, check_value, load_preset,
                              presets_dir)
@@ -145,6 +145,9 @@ def _take(data: dict, key: str, typ, src: str, where: str = "", default: Any = .
         raise LessonError(src, f"expected {getattr(typ, '__name__', 'a number')}, got {type(v).__name__}", name)
     if isinstance(v, str) and not v.strip():
         raise LessonError(src, "is empty", name)
+    if isinstance(v, str) and control_char(v.replace("\n", " ")):  # line breaks only: text is reflowed
+        raise LessonError(src, f"contains a control character ({control_char(v.replace(chr(10), ' '))}); "
+                               "text must be printable", name)
     return v
 
 
