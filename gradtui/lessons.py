@@ -215,12 +215,24 @@ def _settings(raw: Any, src: str, where: str) -> dict[str, Any]:
     return out
 
 
-def _check_keys(keys: list, changes: dict, src: str, where: str) -> None:
+def _check_keys(keys: list, changes: dict, cfg: Config, src: str, where: str) -> None:
+    """Every key is known and stands for a change ``set`` gives, one the key can make from ``cfg``."""
     for k in keys:
         if not isinstance(k, str) or (k not in KEYS and k not in OTHER_KEYS):
             raise LessonError(src, f"unknown key {k!r}; keys: {' '.join([*KEYS, *sorted(OTHER_KEYS)])}", where)
-        if k in KEYS and KEYS[k][0] not in changes:
-            raise LessonError(src, f"key {k!r} changes {KEYS[k][0]}, which 'set' does not give", where)
+        if k not in KEYS:
+            continue
+        fld, how, _ = KEYS[k]
+        if fld not in changes:
+            raise LessonError(src, f"key {k!r} changes {fld}, which 'set' does not give", where)
+        old, new = getattr(cfg, fld), changes[fld]
+        if old == new:
+            raise LessonError(src, f"key {k!r} would not change {fld} (already {show_value(new)})", where)
+        if how in ("double", "halve"):
+            n = math.log2(new / old) * (1 if how == "double" else -1)
+            if n < 0.5 or abs(n - round(n)) > 1e-9:
+                raise LessonError(src, f"key {k!r} {how}s lr: {old:g} -> {new:g} is not a {how[:-1]}ing "
+                                       "by a power of 2", where)
 
 
 def _step(raw: Any, i: int, cfg: Config, src: str) -> tuple[Step, Config]:
@@ -230,7 +242,6 @@ def _step(raw: Any, i: int, cfg: Config, src: str) -> tuple[Step, Config]:
     _no_extra(raw, {"keys", "set", "reset", "preset", "run", "text", "claim"}, src, w)
     keys = _take(raw, "keys", list, src, w, [])
     changes = _settings(raw.get("set", {}), src, w + "set")
-    _check_keys(keys, changes, src, w + "keys")
     reset = _take(raw, "reset", bool, src, w, False)
     if reset != ("r" in keys):
         raise LessonError(src, "'reset = true' and the key 'r' go together", w + "reset")
@@ -239,6 +250,7 @@ def _step(raw: Any, i: int, cfg: Config, src: str) -> tuple[Step, Config]:
         raise LessonError(src, "'preset' and the key 'p' go together", w + "preset")
     if preset is not None:
         cfg = _preset(preset, src, w + "preset")
+    _check_keys(keys, changes, cfg, src, w + "keys")
     try:
         new = cfg.replace(**changes)
         check_config(new, src)
