@@ -367,6 +367,14 @@ def _check(claims, start: dict, previous: dict, after: dict) -> tuple:
     return tuple(out)
 
 
+def step_commands(step: Step) -> list:
+    """The trainer commands a step's keys stand for, in order (what the dashboard sends)."""
+    from gradtui.commands import LoadPreset, Reset, SetFields
+
+    return ([LoadPreset(load_preset(step.preset))] if step.preset else []) + \
+        ([SetFields(step.set)] if step.set else []) + ([Reset()] if step.reset else [])
+
+
 def run_lesson_headless(lesson: Lesson, seed: int | None = None) -> list[StepResult]:
     """Play a lesson on a fresh Trainer: the start, then each step's change and its steps; measure
     every phase (:func:`gradtui.claims.measure_all`) and check every claim. ``seed`` replaces the
@@ -374,7 +382,6 @@ def run_lesson_headless(lesson: Lesson, seed: int | None = None) -> list[StepRes
     import numpy as np
 
     from gradtui import drive
-    from gradtui.commands import LoadPreset, Reset, SetFields
     from gradtui.trainer import Trainer
 
     tr = Trainer(lesson.config if seed is None else lesson.config.replace(seed=seed))
@@ -393,15 +400,8 @@ def run_lesson_headless(lesson: Lesson, seed: int | None = None) -> list[StepRes
                               _check(lesson.claims, start, start, start))]
         previous = start
         for i, st in enumerate(lesson.steps, 1):
-            cmds = []
-            if st.preset:
-                cmds.append(LoadPreset(load_preset(st.preset)))
-            if st.set:
-                cmds.append(SetFields(st.set))
-            if st.reset:
-                cmds.append(Reset())
             how = instruction(st, tr.cfg)
-            after = phase(cmds, st.run)
+            after = phase(step_commands(st), st.run)
             results.append(StepResult(i, st.run, how, _fill(st.text, previous, after), previous, after,
                                       _check(st.claims, start, previous, after)))
             previous = after

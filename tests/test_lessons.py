@@ -217,3 +217,15 @@ def test_help_file_missing_a_regime(tmp_path):
     p.write_text(text[: text.index('[[regime]]\nid = "ok"')])
     with pytest.raises(LessonError, match="no explanation for regime ok"):
         load_help(p)
+
+
+def test_step_commands_are_what_the_keys_send():
+    from gradtui.commands import LoadPreset, Reset, SetFields
+    from gradtui.lessons import step_commands
+
+    relu = load_lesson(resolve("relu-family")).steps[0]
+    assert step_commands(relu) == [SetFields((("activation", "relu"), ("init", "he_normal"))), Reset()]
+    decay = load_lesson(resolve("lr-decay")).steps[1]
+    cmds = step_commands(decay)
+    assert [type(c) for c in cmds] == [LoadPreset, SetFields] and cmds[0].config.name == "deep-sigmoid"
+    assert cmds[1].after(cmds[0].config).schedule == "exponential"
