@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="A terminal laboratory for vanishing and exploding gradients. "
                     f"'{PROG} bench ...' runs the benchmark; '{PROG} theory ...' prints the "
-                    "signal-propagation prediction.",
+                    f"signal-propagation prediction; '{PROG} learn' walks through the lessons.",
         epilog=f"examples: {PROG} --preset deep-sigmoid | {PROG} --preset relu-he --set lr=0.1 "
                f"--headless --steps 2000 --export run.jsonl | {PROG} --list-presets",
     )
@@ -230,7 +230,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return bench_main(argv[1:])
         if argv and argv[0] == "theory":
             from gradtui.theory_cli import main as theory_main
+
             return theory_main(argv[1:])
+        if argv and argv[0] == "learn":
+            from gradtui.learn import main as learn_main
+
+            return learn_main(argv[1:])
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as e:  # --help / --version

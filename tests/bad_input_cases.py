@@ -116,6 +116,14 @@ COMMAND_LINE = [
     Case("rmsprop-rho-one", ("--set", "optimizer=rmsprop", "--set", "rho=1", "--headless"), "[0, 1)"),
     Case("bench-json-no-dir", ("bench", "--quick", "--json", "nodir/x.json"), "does not exist"),
     Case("bench-unknown-option", ("bench", "--frobnicate"), "unrecognized arguments"),
+    Case("learn-unknown", ("learn", "99"), "no such lesson"),
+    Case("learn-misspelt", ("learn", "he-int", "--headless"), "did you mean 'he-init'"),
+    Case("learn-list-and-lesson", ("learn", "--list", "3"), "--list takes no lesson"),
+    Case("learn-bad-field", ("learn", "./01-x.toml"), "key 'steps': must be in",
+         {"01-x.toml": 'title = "t"\npreset = "relu-he"\nsteps = 0\nintro = "i"\n'}),
+    Case("learn-control-char", ("learn", "./01-x.toml"), "control character (U+001B)",
+         {"01-x.toml": 'title = "\\u001b]0;x\\u0007"\npreset = "relu-he"\nsteps = 1\nintro = "i"\n'}),
+    Case("learn-fifo", ("learn", "./01-x.toml"), "FIFO", {"01-x.toml": FIFO}),
 ]
 
 # ---------------------------------------------------------------------------- files that are not files
