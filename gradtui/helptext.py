@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gradtui import regimes
-from gradtui.lessons import LessonError, _no_extra, _take, lessons_dir
+from gradtui.lessons import lessons_dir
+from gradtui.tomlfields import LessonError, no_extra, take
 from gradtui.presets import PresetError, _read_toml
 
 
@@ -50,14 +51,14 @@ def _flow(text: str) -> str:
 
 
 def _entries(data: dict, key: str, fields: set, src: str) -> list[dict]:
-    raw = _take(data, key, list, src)
+    raw = take(data, key, list, src)
     out = []
     for i, e in enumerate(raw):
         where = f"{key}[{i}]."
         if not isinstance(e, dict):
             raise LessonError(src, "expected a table", where[:-1])
-        _no_extra(e, fields, src, where)
-        out.append({f: _flow(_take(e, f, str, src, where)) for f in sorted(fields)})
+        no_extra(e, fields, src, where)
+        out.append({f: _flow(take(e, f, str, src, where)) for f in sorted(fields)})
     return out
 
 
@@ -69,10 +70,10 @@ def load_help(path: Path | str | None = None) -> Help:
         data = _read_toml(path)
     except PresetError as e:
         raise LessonError(e.source, e.message) from None
-    _no_extra(data, {"backprop", "panel", "regime"}, src, "")
-    bp = _take(data, "backprop", dict, src)
-    _no_extra(bp, {"title", "formula", "text"}, src, "backprop.")
-    title, formula, text = (_flow(_take(bp, k, str, src, "backprop.")) for k in ("title", "formula", "text"))
+    no_extra(data, {"backprop", "panel", "regime"}, src, "")
+    bp = take(data, "backprop", dict, src)
+    no_extra(bp, {"title", "formula", "text"}, src, "backprop.")
+    title, formula, text = (_flow(take(bp, k, str, src, "backprop.")) for k in ("title", "formula", "text"))
     panels = tuple(Panel(**e) for e in _entries(data, "panel", {"id", "title", "text"}, src))
     ids = [p.id for p in panels]
     if len(set(ids)) != len(ids):

@@ -34,10 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from gradtui.claims import AGAINST, MEASURES, OPS, RELATIVE, Claim, measure_all
-from gradtui.config import FIELDS, Config, control_char
+from gradtui.config import FIELDS, Config
 from gradtui.numfmt import num
-from gradtui.presets import (PresetError, _hint, _read_toml, check_config, check_value, load_preset,
-                             presets_dir)
+from gradtui.presets import PresetError, _hint, _read_toml, check_config, check_value, load_preset, presets_dir
+from gradtui.tomlfields import LessonError, no_extra, take
 
 NAME_RE = re.compile(r"^(\d\d)-[a-z0-9-]+\.toml$")
 MAX_RUN = 20_000  # steps per phase (a lesson is short; the ring keeps a phase whole)
@@ -51,10 +51,6 @@ KEYS: dict[str, tuple[str, str, int]] = {
     "b": ("batchnorm", "toggle", 0),
 }
 OTHER_KEYS = {"r", "p"}
-
-
-class LessonError(PresetError):
-    """A lesson file that cannot be used; ``str()`` is one line naming the file and the field."""
 
 
 @dataclass(frozen=True)
@@ -133,30 +129,6 @@ def load_all() -> list[Lesson]:
 
 
 # ------------------------------------------------------------------------------------ checking
-def _take(data: dict, key: str, typ, src: str, where: str = "", default: Any = ...) -> Any:
-    name = f"{where}{key}"
-    if key not in data:
-        if default is ...:
-            raise LessonError(src, "missing", name)
-        return default
-    v = data[key]
-    ok = isinstance(v, typ) and not (typ in (int, (int, float)) and isinstance(v, bool))
-    if not ok:
-        raise LessonError(src, f"expected {getattr(typ, '__name__', 'a number')}, got {type(v).__name__}", name)
-    if isinstance(v, str) and not v.strip():
-        raise LessonError(src, "is empty", name)
-    if isinstance(v, str) and control_char(v.replace("\n", " ")):  # line breaks only: text is reflowed
-        raise LessonError(src, f"contains a control character ({control_char(v.replace(chr(10), ' '))}); "
-                               "text must be printable", name)
-    return v
-
-
-def _no_extra(data: dict, allowed: set, src: str, where: str) -> None:
-    for k in data:
-        if k not in allowed:
-            raise LessonError(src, "unknown field" + _hint(k, sorted(allowed)), f"{where}{k}")
-
-
 def _claims(raw: Any, src: str, where: str, relative_ok: bool) -> tuple[Claim, ...]:
     if isinstance(raw, dict):
         raw = [raw]
@@ -167,10 +139,10 @@ def _claims(raw: Any, src: str, where: str, relative_ok: bool) -> tuple[Claim, .
         w = f"{where}[{j}]."
         if not isinstance(c, dict):
             raise LessonError(src, "expected a table like { measure = \"loss\", at_most = 0.5 }", w[:-1])
-        measure = _take(c, "measure", str, src, w)
+        measure = take(c, "measure", str, src, w)
         if measure not in MEASURES:
             raise LessonError(src, f"unknown measure {measure!r}" + _hint(measure, list(MEASURES)), w + "measure")
-        against = _take(c, "against", str, src, w, "previous")
+        against = take(c, "against", str, src, w, "previous")
         if against not in AGAINST:
             raise LessonError(src, f"must be one of {', '.join(AGAINST)}", w + "against")
         ops = [k for k in c if k not in ("measure", "against")]
@@ -179,7 +151,7 @@ def _claims(raw: Any, src: str, where: str, relative_ok: bool) -> tuple[Claim, .
             raise LessonError(src, (f"unknown comparison{_hint(bad, list(OPS))}" if bad else
                                     f"exactly one comparison of {', '.join(OPS)}"), w + (bad or "measure"))
         op = ops[0]
-        value = _take(c, op, (int, float), src, w)
+        value = take(c, op, (int, float), src, w)
         if not math.isfinite(value):
             raise LessonError(src, "must be a finite number", w + op)
         if op in RELATIVE and not relative_ok:
@@ -239,13 +211,13 @@ def _step(raw: Any, i: int, cfg: Config, src: str) -> tuple[Step, Config]:
     w = f"step[{i}]."
     if not isinstance(raw, dict):
         raise LessonError(src, "expected a table ([[step]])", w[:-1])
-    _no_extra(raw, {"keys", "set", "reset", "preset", "run", "text", "claim"}, src, w)
-    keys = _take(raw, "keys", list, src, w, [])
+    no_extra(raw, {"keys", "set", "reset", "preset", "run", "text", "claim"}, src, w)
+    keys = take(raw, "keys", list, src, w, [])
     changes = _settings(raw.get("set", {}), src, w + "set")
-    reset = _take(raw, "reset", bool, src, w, False)
+    reset = take(raw, "reset", bool, src, w, False)
     if reset != ("r" in keys):
         raise LessonError(src, "'reset = true' and the key 'r' go together", w + "reset")
-    preset = _take(raw, "preset", str, src, w, None)
+    preset = take(raw, "preset", str, src, w, None)
     if (preset is not None) != ("p" in keys):
         raise LessonError(src, "'preset' and the key 'p' go together", w + "preset")
     if preset is not None:
@@ -256,10 +228,10 @@ def _step(raw: Any, i: int, cfg: Config, src: str) -> tuple[Step, Config]:
         check_config(new, src)
     except PresetError as e:
         raise LessonError(src, e.message, w + "set") from None
-    run = _take(raw, "run", int, src, w)
+    run = take(raw, "run", int, src, w)
     if not 1 <= run <= MAX_RUN:
         raise LessonError(src, f"must be in [1, {MAX_RUN}], got {run}", w + "run")
-    text = _take(raw, "text", str, src, w)
+    text = take(raw, "text", str, src, w)
     _placeholders(text, src, w + "text")
     claims = _claims(raw.get("claim", []), src, w + "claim", relative_ok=True)
     return Step(tuple(keys), tuple(changes.items()), reset, preset, run, text, claims), new
@@ -280,22 +252,22 @@ def load_lesson(path: Path | str) -> Lesson:
         data = _read_toml(path)
     except PresetError as e:
         raise LessonError(e.source, e.message.replace("empty preset", "empty lesson")) from None
-    _no_extra(data, {"title", "preset", "set", "steps", "intro", "claim", "step"}, src, "")
-    title = _take(data, "title", str, src)
-    cfg = _preset(_take(data, "preset", str, src), src, "preset")
+    no_extra(data, {"title", "preset", "set", "steps", "intro", "claim", "step"}, src, "")
+    title = take(data, "title", str, src)
+    cfg = _preset(take(data, "preset", str, src), src, "preset")
     start = _settings(data.get("set", {}), src, "set")
     try:
         cfg = cfg.replace(**start)
         check_config(cfg, src)
     except PresetError as e:
         raise LessonError(src, e.message, "set") from None
-    start_steps = _take(data, "steps", int, src)
+    start_steps = take(data, "steps", int, src)
     if not 1 <= start_steps <= MAX_RUN:
         raise LessonError(src, f"must be in [1, {MAX_RUN}], got {start_steps}", "steps")
-    intro = _take(data, "intro", str, src)
+    intro = take(data, "intro", str, src)
     _placeholders(intro, src, "intro")
     claims = _claims(data.get("claim", []), src, "claim", relative_ok=False)
-    raw_steps = _take(data, "step", list, src)
+    raw_steps = take(data, "step", list, src)
     if not raw_steps:
         raise LessonError(src, "a lesson needs at least one [[step]]", "step")
     steps, cur = [], cfg

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from gradtui.claims import MEASURES, Claim
-from gradtui.lessons import (LessonError, instruction, lesson_files, load_all, load_lesson, resolve,
+from gradtui.tomlfields import LessonError
+from gradtui.lessons import (instruction, lesson_files, load_all, load_lesson, resolve,
                              run_lesson_headless)
 
 LESSONS = list(lesson_files())
