@@ -382,7 +382,7 @@ def dashboard_probe(seconds: float = 8.0) -> dict:
     import asyncio
 
     from gradtui import kernels as K
-    from gradtui.app import UI_HZ, GradApp
+    from gradtui.ui.app import UI_HZ, GradApp
     from gradtui.presets import load_preset
     from gradtui.trainer import Trainer
 

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from gradtui.activations import ACTIVATIONS
-from gradtui.app import GradApp, _cycle
+from gradtui.ui.app import GradApp, _cycle
 from gradtui.config import Config
 from gradtui.numfmt import num
 from gradtui.optimizers import CLIPPING, OPTIMIZERS
 from gradtui.stats import Snapshot
 from gradtui.trainer import Trainer
-from gradtui.widgets import GradRows, StatusBar
-from gradtui.widgets import regime as R
+from gradtui.ui.widgets import GradRows, StatusBar
+from gradtui.ui.widgets import regime as R
 from pilot_helpers import press, until
 
 SMALL = Config(name="tiny", depth=3, width=8, n_samples=200, batch_size=16, activation="sigmoid",
@@ -145,7 +145,7 @@ async def test_help_screen_and_palette_list_every_key():
     async with app.run_test(size=(100, 40)) as pilot:
         await pilot.press("question_mark")  # the real key path (no busy trainer here)
         await pilot.pause()
-        from gradtui.screens import HelpScreen
+        from gradtui.ui.screens import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
@@ -164,7 +164,7 @@ async def test_preset_picker_loads_a_preset():
         await until(pilot, lambda: running(app), what="running")
         await press(pilot, "p")
         await pilot.pause()
-        from gradtui.screens import PresetPicker
+        from gradtui.ui.screens import PresetPicker
 
         assert isinstance(app.screen, PresetPicker)
         app.screen.dismiss("relu-he")
@@ -220,7 +220,7 @@ async def test_grad_rows_survive_nan_and_share_one_scale():
 
 
 async def test_panel_and_log_toggles_and_dataset_cycle():
-    from gradtui.widgets import DepthProfile, LossPlot
+    from gradtui.ui.widgets import DepthProfile, LossPlot
 
     app = GradApp(SMALL)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -242,7 +242,7 @@ async def test_panel_and_log_toggles_and_dataset_cycle():
 
 
 def test_save_screenshot_is_deterministic_and_hides_wallclock(tmp_path):
-    from gradtui.app import save_screenshot
+    from gradtui.ui.app import save_screenshot
 
     a, b = tmp_path / "a.svg", tmp_path / "b.svg"
     save_screenshot(SMALL, 120, (80, 24), str(a))
@@ -255,7 +255,7 @@ def test_save_screenshot_is_deterministic_and_hides_wallclock(tmp_path):
 def test_save_screenshot_over_a_private_file_keeps_it_private(tmp_path):
     import os
 
-    from gradtui.app import save_screenshot
+    from gradtui.ui.app import save_screenshot
 
     out = tmp_path / "shot.svg"
     out.write_text("old")
@@ -312,7 +312,7 @@ async def test_status_bar_never_wraps_a_long_message_over_the_config_line():
 async def test_messages_after_the_widgets_are_gone_are_ignored():
     """A snapshot (or a crash report) still queued from the trainer thread while the app shuts down,
     after the main screen's widgets were removed: the handlers must not raise NoMatches."""
-    from gradtui.app import SnapshotMessage, TrainerFailed
+    from gradtui.ui.app import SnapshotMessage, TrainerFailed
 
     tr = Trainer(SMALL)
     tr.run_steps(3)
@@ -331,7 +331,7 @@ async def test_messages_after_the_widgets_are_gone_are_ignored():
 
 async def test_snapshots_while_help_is_open_and_during_quit():
     """Another screen on top, then quit, while the trainer keeps publishing fast."""
-    from gradtui.screens import HelpScreen
+    from gradtui.ui.screens import HelpScreen
 
     app = GradApp(SMALL, hz=200.0)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -9,11 +9,11 @@ import time
 import pytest
 
 from gradtui import trainer as trainer_mod
-from gradtui.app import GradApp
+from gradtui.ui.app import GradApp
 from gradtui.config import Config
 from gradtui.commands import LoadPreset, Pause, Reset, Step
 from gradtui.trainer import Trainer
-from gradtui.widgets import StatusBar
+from gradtui.ui.widgets import StatusBar
 from pilot_helpers import until
 
 SMALL = Config(name="tiny", depth=3, width=8, n_samples=200, batch_size=16, activation="sigmoid",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from gradtui.app import static_app
+from gradtui.ui.app import static_app
 from gradtui.config import Config
 
 try:

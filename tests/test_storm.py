@@ -9,12 +9,12 @@ import time
 import pytest
 
 from gradtui.activations import ACTIVATIONS
-from gradtui.app import GradApp
+from gradtui.ui.app import GradApp
 from gradtui.config import Config
 from gradtui.data import DATASETS
 from gradtui.initializers import INITIALIZERS
 from gradtui.optimizers import CLIPPING, OPTIMIZERS
-from gradtui.widgets import StatusBar
+from gradtui.ui.widgets import StatusBar
 
 CFG = Config(name="storm", depth=3, width=8, n_samples=200, batch_size=16, activation="sigmoid",
              init="xavier_normal", lr=0.1)

@@ -10,15 +10,15 @@ import numpy as np
 import pytest
 
 from gradtui import regimes as G
-from gradtui.app import GradApp
+from gradtui.ui.app import GradApp
 from gradtui.config import Config
 from gradtui.numfmt import num, pct
 from gradtui.presets import load_preset
 from gradtui.stats import LAYER_COL, Snapshot
 from gradtui.trainer import Trainer
-from gradtui.widgets import DepthProfile, GradRows
-from gradtui.widgets import regime as R
-from gradtui.widgets.status_bar import status_text
+from gradtui.ui.widgets import DepthProfile, GradRows
+from gradtui.ui.widgets import regime as R
+from gradtui.ui.widgets.status_bar import status_text
 
 TAG_TO_REGIME = {tag: reg for reg, tag in R.REGIME_TAG.items()}
 SMALL = Config(name="tiny", depth=3, width=8, n_samples=200, batch_size=16, activation="sigmoid",

@@ -13,8 +13,8 @@ from textual.widget import Widget
 
 from gradtui import regimes as G
 from gradtui.stats import Snapshot
-from gradtui.widgets import regime as R
-from gradtui.widgets.lines import DIM, REGIME_STYLE, TAG_STYLE, blank, no_steps
+from gradtui.ui.widgets import regime as R
+from gradtui.ui.widgets.lines import DIM, REGIME_STYLE, TAG_STYLE, blank, no_steps
 
 VALUE_MIN_W = 8
 

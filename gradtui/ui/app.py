@@ -33,7 +33,7 @@ from gradtui import drive
 from gradtui.drive import Runner
 from gradtui.trainer import Trainer
 from gradtui.watchdog import Watchdog, no_terminal
-from gradtui.widgets import BoundaryMap, DepthProfile, GradRows, LossPlot, StatusBar
+from gradtui.ui.widgets import BoundaryMap, DepthProfile, GradRows, LossPlot, StatusBar
 
 MIN_SIZE = (60, 16)
 UI_HZ = 10.0  # snapshots per second from the trainer
@@ -266,13 +266,13 @@ class GradApp(App[int]):
         self.query_one("#loss").border_title = f"loss ({'log10' if log else 'linear'})  l toggles"
 
     def action_help(self) -> None:
-        from gradtui.screens import HelpScreen
+        from gradtui.ui.screens import HelpScreen
 
         self.push_screen(HelpScreen())
 
     def action_presets(self) -> None:
-        from gradtui.screens import PresetPicker
-        from gradtui.screens.presets import available_presets
+        from gradtui.ui.screens import PresetPicker
+        from gradtui.ui.screens.presets import available_presets
 
         presets = available_presets()
         if not presets:
@@ -356,7 +356,7 @@ def fixed_snapshot(cfg: Config, steps: int, status: str | None = None,
     and the snapshots to show: the run's loss history before the last window (at most one
     snapshot of at most ``History.cap`` rows, decimated exactly as the loss plot decimates it, so
     memory stays bounded however many steps run), then the last window with the decision boundary."""
-    from gradtui.widgets.loss_plot import History
+    from gradtui.ui.widgets.loss_plot import History
 
     tr = Trainer(cfg)
     hist = History()

@@ -10,7 +10,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from gradtui.stats import Snapshot
-from gradtui.widgets.lines import blank
+from gradtui.ui.widgets.lines import blank
 
 # (region, point) colour per class; hex tones map to sensible 256/16-colour approximations.
 PALETTE = (

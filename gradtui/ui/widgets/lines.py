@@ -6,7 +6,7 @@ from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
 
-from gradtui.widgets import regime as R
+from gradtui.ui.widgets import regime as R
 
 PLAIN = Style()  # a real style: Textual's NO_COLOR filter reads every segment's style
 DIM = Style(dim=True)

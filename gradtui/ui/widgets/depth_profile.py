@@ -15,8 +15,8 @@ from textual.widget import Widget
 from gradtui import regimes as G
 from gradtui.numfmt import pct
 from gradtui.stats import Snapshot
-from gradtui.widgets import regime as R
-from gradtui.widgets.lines import DIM, REGIME_STYLE, blank, no_steps
+from gradtui.ui.widgets import regime as R
+from gradtui.ui.widgets.lines import DIM, REGIME_STYLE, blank, no_steps
 
 # stat, title, log scale?, lo, hi, guide value (or None)
 MODES = (
