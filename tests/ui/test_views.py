@@ -276,7 +276,7 @@ def test_export_rows_get_the_same_regimes(tmp_path, name, sets):
     from pathlib import Path
 
     out = tmp_path / "run.jsonl"
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root)}
     args = [sys.executable, "-m", "gradtui", "--preset", name, "--headless", "--steps", "300", "--export", str(out)]
     for s in sets:
