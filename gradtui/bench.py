@@ -382,7 +382,7 @@ def dashboard_probe(seconds: float = 8.0) -> dict:
     import asyncio
 
     from gradtui import kernels as K
-    from gradtui.ui.app import UI_HZ, GradApp
+    from gradtui.ui.sources import UI_HZ, LiveSource, make_app
     from gradtui.presets import load_preset
     from gradtui.trainer import Trainer
 
@@ -394,25 +394,26 @@ def dashboard_probe(seconds: float = 8.0) -> dict:
     while time.perf_counter() - t0 < seconds:
         tr.run_chunk(seconds=0.05)
     out = {"headless": (tr.total_steps - n0) / (time.perf_counter() - t0), "ui_hz": UI_HZ}
-    app = GradApp(cfg)
+    source = LiveSource(cfg)
+    app = make_app(source)
     frames = []
-    show = app._show
+    accept = source.accept
 
-    def counting_show(snap):
+    def counting_accept(snap):  # every snapshot the UI thread takes
         frames.append(time.perf_counter())
-        show(snap)
+        accept(snap)
 
-    app._show = counting_show
+    source.accept = counting_accept
 
     async def drive():
         async with app.run_test(size=(100, 30)) as pilot:
             while not (app.snap and app.snap.status == "running" and app.snap.step > 0):
                 await pilot.pause(0.05)
             await asyncio.sleep(1.0)
-            t0, c0, n0, f0 = time.perf_counter(), time.thread_time(), app.trainer.total_steps, len(frames)
+            t0, c0, n0, f0 = time.perf_counter(), time.thread_time(), source.trainer.total_steps, len(frames)
             await asyncio.sleep(seconds)
             dt = time.perf_counter() - t0
-            out["dashboard"] = (app.trainer.total_steps - n0) / dt
+            out["dashboard"] = (source.trainer.total_steps - n0) / dt
             out["ui_cpu"] = (time.thread_time() - c0) / dt  # this coroutine runs on the UI thread
             out["snapshots_per_s"] = (len(frames) - f0) / dt
             app.exit()

@@ -222,7 +222,7 @@ def cmd_list_presets() -> int:
 
 def cmd_dashboard(cfg, args) -> int:
     try:
-        from gradtui.ui.app import run_app
+        from gradtui.ui.terminal import run_app
     except ImportError as e:
         return _fail(f"the dashboard is not available ({e})")
     with quiet_numerics():
@@ -233,7 +233,7 @@ def cmd_dashboard(cfg, args) -> int:
 
 def cmd_screenshot(cfg, args) -> int:
     try:
-        from gradtui.ui.app import save_screenshot
+        from gradtui.ui.screenshot import save_screenshot
     except ImportError as e:
         return _fail(f"the dashboard is not available ({e})")
     steps = args.steps or DEFAULT_SCREENSHOT_STEPS

@@ -1,66 +1,34 @@
-"""The Textual dashboard: the App, its keys and the wiring between the trainer thread and widgets.
+"""The Textual dashboard: one :class:`RunPanel` per source, the keys, and the messages between.
 
-The trainer runs in a thread worker (:class:`gradtui.trainer.Runner`) and publishes immutable
-snapshots with ``post_message`` (non-blocking, coalesced: only the newest pending snapshot is
-kept). Every key becomes a :class:`Command`; what the widgets show comes from the next snapshot.
+Every key becomes a command object sent down through the current run's source; what the panels
+show comes from the snapshots the sources send up (:mod:`gradtui.ui.messages`). Build it with
+:func:`gradtui.ui.sources.make_app`.
 """
 
 from __future__ import annotations
 
-import threading
-import traceback
-from typing import Iterable
+from typing import Iterable, Sequence
 
-from textual import work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
 
 from gradtui.activations import ACTIVATIONS
+from gradtui.commands import Command, LoadPreset, Reinit, Reset, SetFields, Step, TogglePause
 from gradtui.config import Config
 from gradtui.data import DATASETS
 from gradtui.initializers import INITIALIZERS
 from gradtui.optimizers import CLIPPING, OPTIMIZERS
-from gradtui.outputs import OutputError, write_whole
 from gradtui.stats import Snapshot
-from gradtui.commands import Command, LoadPreset, Reinit, Reset, SetFields, Step, TogglePause
-from gradtui import drive
-from gradtui.drive import Runner
-from gradtui.trainer import Trainer
-from gradtui.watchdog import Watchdog, no_terminal
-from gradtui.ui.widgets import BoundaryMap, DepthProfile, GradRows, LossPlot, StatusBar
+from gradtui.ui import keys
+from gradtui.ui.messages import SnapshotMessage, TrainerFailed
+from gradtui.ui.sources import Source
+from gradtui.ui.widgets.run_panel import RunPanel
+from gradtui.watchdog import Watchdog
 
 MIN_SIZE = (60, 16)
-UI_HZ = 10.0  # snapshots per second from the trainer
-
-
-class SnapshotMessage(Message):
-    """A new snapshot (``snap.commands_taken``: the commands it already reflects)."""
-
-    def __init__(self, snap: Snapshot) -> None:
-        super().__init__()
-        self.snap = snap
-
-    def can_replace(self, message: Message) -> bool:
-        return isinstance(message, SnapshotMessage)
-
-
-class TrainerFailed(Message):
-    def __init__(self, error: str, tb: str) -> None:
-        super().__init__()
-        self.error, self.tb = error, tb
-
-
-def _quietly(fn) -> None:
-    try:
-        fn()
-    except Exception:
-        pass
 
 
 def _cycle(options: Iterable[str], current: str, step: int = 1) -> str:
@@ -75,57 +43,46 @@ class GradApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_SIZE[0], "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_SIZE[1], "-tall")]
     TITLE = "gradtui"
-    BINDINGS = [
-        Binding("a", "activation(1)", "act", tooltip="next activation function"),
-        Binding("A", "activation(-1)", "act back", show=False, tooltip="previous activation function"),
-        Binding("i", "init", "init", tooltip="next initialiser (re-initialises the weights)"),
-        Binding("c", "clip", "clip", tooltip="next gradient clipping mode"),
-        Binding("o", "optimizer", "opt", tooltip="next optimiser (resets its state)"),
-        Binding("plus,equals_sign", "lr(2.0)", "lr×2", key_display="+", tooltip="learning rate × 2"),
-        Binding("minus", "lr(0.5)", "lr÷2", key_display="-", tooltip="learning rate ÷ 2"),
-        Binding("R", "residual", "residual", show=False, tooltip="toggle residual connections"),
-        Binding("b", "batchnorm", "batch norm", show=False, tooltip="toggle batch normalisation"),
-        Binding("d", "dataset", "dataset", show=False, tooltip="next data set (rebuilds: step 0)"),
-        Binding("space", "pause", "pause", key_display="spc", tooltip="pause / resume training"),
-        Binding("n", "step", "step", show=False, tooltip="one training step (while paused)"),
-        Binding("r", "reset", "reset", show=False, tooltip="reset: step 0, fresh weights and optimiser"),
-        Binding("p", "presets", "presets", show=False, tooltip="pick a preset"),
-        Binding("v", "panel", "panel", show=False,
-                tooltip="depth panel: grad norm / update ratio / saturated / dead / act std"),
-        Binding("l", "log_y", "log-y", show=False, tooltip="loss plot: log / linear y axis"),
-        Binding("question_mark", "help", "help", key_display="?", tooltip="this help"),
-        Binding("q", "quit", "quit", tooltip="quit"),
-        Binding("ctrl+c", "quit", "quit", show=False, priority=True, tooltip="quit (as in any terminal program)"),
-    ]
+    BINDINGS = keys.BINDINGS
 
-    def __init__(self, cfg: Config, *, trainer: Trainer | None = None, drive: bool = True,
-                 snapshot: Snapshot | None = None, hide_wallclock: bool = False,
-                 max_steps: int | None = None, hz: float = UI_HZ) -> None:
+    def __init__(self, sources: Sequence[Source]) -> None:
         super().__init__()
-        self.watchdog: Watchdog | None = None  # the real terminal app's (see run_app)
-        self.trainer = trainer or Trainer(cfg)
-        self.submitted = self.trainer.commands_taken  # commands sent; the trainer counts those taken
-        self.drive, self.hz, self.max_steps = drive, hz, max_steps
-        self.hide_wallclock = hide_wallclock
-        self.snap: Snapshot | None = snapshot
-        self.intent: Config = self.trainer.cfg  # config after every submitted command
-        self.history: list[Snapshot] = []
-        self.error = self.error_tb = ""
-        self._stop = threading.Event()
-        self.trainer_done = threading.Event()  # set when the trainer thread has returned
+        if not sources:
+            raise ValueError("the dashboard needs at least one source")
+        self.sources = list(sources)
+        self.by_id = {s.run_id: s for s in self.sources}
+        if len(self.by_id) != len(self.sources):
+            raise ValueError("two sources with one run id")
+        self.watchdog: Watchdog | None = None  # the real terminal's (see gradtui.ui.terminal)
+
+    # ------------------------------------------------------------------ the current run
+    @property
+    def source(self) -> Source:
+        """The run the keys act on (the first)."""
+        return self.sources[0]
+
+    @property
+    def snap(self) -> Snapshot | None:
+        return self.source.snap
+
+    @property
+    def intent(self) -> Config:
+        return self.source.intent
+
+    @property
+    def error(self) -> str:
+        return next((s.error for s in self.sources if s.error), "")
+
+    def panel(self, run_id: str) -> RunPanel:
+        return next(p for p in self.query(RunPanel) if p.run_id == run_id)
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        yield StatusBar(self.hide_wallclock, id="status")
-        with Vertical(id="main"):
-            with Horizontal(id="top"):
-                yield GradRows(id="grads")
-                yield DepthProfile(id="profile")
-            with Horizontal(id="bottom"):
-                yield LossPlot(id="loss")
-                yield BoundaryMap(id="boundary")
+        with Horizontal(id="runs"):
+            for s in self.sources:
+                yield RunPanel(s.run_id, s.hide_wallclock)
         yield Static(f"Terminal too small: gradtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}.\n"
-                     "Enlarge the window (q quits).", id="too-small")
+                     f"Enlarge the window ({keys.key('quit')} quits).", id="too-small")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -133,89 +90,54 @@ class GradApp(App[int]):
             self.watchdog.guard_sigcont()
             if self.watchdog.fired.is_set():  # hung up while starting
                 self.exit()
-        self.query_one("#grads").border_title = "log10 |dL/dW| per layer (input at top)  1e-10 … 1e2"
-        self.query_one("#loss").border_title = "loss (log10)  l toggles"
-        self.query_one("#boundary").border_title = "decision boundary"
-        self._title_profile()
-        self.query_one(StatusBar).show(self.snap)
-        for snap in self.history:  # earlier fixed-step snapshots: the loss plot's long view
-            self.query_one(LossPlot).show(snap)
-        if self.snap is not None:
-            self._show(self.snap)
-        if self.drive:
-            self._train()
-
-    def _title_profile(self) -> None:
-        self.query_one("#profile").border_title = self.query_one(DepthProfile).title + "  v"
-
-    # ------------------------------------------------------------------ trainer thread
-    @work(thread=True, exclusive=True, name="trainer", exit_on_error=False)
-    def _train(self) -> None:
-        worker = get_current_worker()
-        tr = self.trainer
-
-        def stop() -> bool:
-            return self._stop.is_set() or worker.is_cancelled
-
-        def publish(snap: Snapshot) -> None:
-            self.post_message(SnapshotMessage(snap))
-
-        try:
-            publish(tr.snapshot(status="compiling"))
-            # Compile in a daemon thread: numba cannot be interrupted, but q must still quit now.
-            # (its errors are re-raised by Runner.run's own warm_up below, not printed over the UI)
-            warm = threading.Thread(target=_quietly, args=(tr.warm_up,), daemon=True, name="gradtui-compile")
-            warm.start()
-            while warm.is_alive():
-                if stop():
-                    return
-                warm.join(0.05)
-            Runner(tr, publish, hz=self.hz, max_steps=self.max_steps).run(should_stop=stop)
-        except Exception as exc:  # shown on screen, never swallowed
-            self._stop.set()
-            self.post_message(TrainerFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))
-        finally:
-            self.trainer_done.set()
+        for s in self.sources:
+            first = s.initial()
+            panel = self.panel(s.run_id)
+            for snap in first[:-1]:  # earlier snapshots: the loss plot's long view
+                panel.show_history(snap)
+            if first:
+                s.accept(first[-1])
+                panel.show(first[-1])
+            s.start(self)
 
     def exit(self, result: int | None = None, return_code: int = 0, message=None) -> None:
-        self._stop.set()  # the trainer stops now, not once the widgets are gone
+        self._stop_sources()  # the trainers stop now, not once the widgets are gone
         super().exit(result, return_code, message)
 
     def on_unmount(self) -> None:
-        self._stop.set()
+        self._stop_sources()
 
-    # Messages from the trainer thread may still be queued while the app shuts down (the main
+    def _stop_sources(self) -> None:
+        for s in self.sources:
+            s.stop()
+
+    # Messages from a trainer thread may still be queued while the app shuts down (the main
     # screen's widgets already removed): the handlers below must not assume the widgets exist.
     def on_snapshot_message(self, msg: SnapshotMessage) -> None:
-        if msg.snap.commands_taken >= self.submitted:
-            self.intent = msg.snap.config
-        self._show(msg.snap)
+        source = self.by_id.get(msg.run_id)
+        if source is None:
+            return
+        source.accept(msg.snap)
+        try:
+            self.panel(msg.run_id).show(msg.snap)
+        except (NoMatches, StopIteration):  # shutting down: nothing left to show it on
+            pass
 
     def on_trainer_failed(self, msg: TrainerFailed) -> None:
-        self.error, self.error_tb = msg.error, msg.tb
+        source = self.by_id.get(msg.run_id)
+        if source is None:
+            return
+        source.error, source.error_tb = msg.error, msg.tb
         self.log.error(msg.tb)
         try:
-            bar = self.query_one(StatusBar)
-        except NoMatches:  # shutting down: the error is printed on exit (run_app)
+            self.panel(msg.run_id).fail(msg.error)
+        except (NoMatches, StopIteration):  # shutting down: the error is printed on exit
             return
-        bar.error = msg.error
-        bar.show(self.snap)
         self.notify(msg.error, title="trainer crashed", severity="error", timeout=30)
-
-    def _show(self, snap: Snapshot) -> None:
-        self.snap = snap
-        try:
-            views = [self.query_one(t) for t in (StatusBar, GradRows, DepthProfile, LossPlot, BoundaryMap)]
-        except NoMatches:  # shutting down: nothing left to show it on
-            return
-        for w in views:
-            w.show(snap)
 
     # ------------------------------------------------------------------ commands
     def submit(self, cmd: Command) -> None:
-        self.intent = cmd.after(self.intent)
-        self.submitted += 1
-        self.trainer.submit(cmd)
+        self.source.submit(cmd)
 
     def _set(self, **changes) -> Config:
         self.submit(SetFields.of(**changes))
@@ -258,12 +180,10 @@ class GradApp(App[int]):
         self.submit(Reset())
 
     def action_panel(self) -> None:
-        self.query_one(DepthProfile).cycle()
-        self._title_profile()
+        self.panel(self.source.run_id).cycle_profile()
 
     def action_log_y(self) -> None:
-        log = self.query_one(LossPlot).toggle_log()
-        self.query_one("#loss").border_title = f"loss ({'log10' if log else 'linear'})  l toggles"
+        self.panel(self.source.run_id).toggle_log()
 
     def action_help(self) -> None:
         from gradtui.ui.screens import HelpScreen
@@ -301,119 +221,3 @@ class GradApp(App[int]):
             if b.action not in ("quit",):
                 yield SystemCommand(b.tooltip or b.description, f"key {b.key_display or b.key}",
                                     lambda a=b.action: self.run_action(a))
-
-
-def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
-    """Run the dashboard in this terminal until the user quits, SIGTERM or a hang-up. Returns an
-    exit code. ``record``: write the session (seed, preset, every command with its step) to this
-    file. Refuses (a UsageError, before any file is written) without a terminal."""
-    import sys
-
-    problem = no_terminal()
-    if problem:
-        from gradtui.cli import UsageError
-
-        raise UsageError(problem)
-    app = GradApp(cfg)
-    recorder = None
-    if record:
-        from gradtui.session import Recorder
-
-        recorder = Recorder(record, app.trainer)
-    closing = threading.Lock()
-    close_errors: list[Exception] = []  # kept for the main thread, whichever thread closed
-
-    def close_files() -> None:  # from the main thread or the watchdog's, whichever comes first
-        with closing:
-            if recorder is not None:
-                try:
-                    recorder.close()
-                except OutputError as e:  # the record was cut (disk full): say so on the way out
-                    close_errors.append(e)
-
-    app.watchdog = Watchdog(stop=app._stop.set, stopped=app.trainer_done, close=close_files,
-                            request_exit=lambda: app.exit() if app.is_running else None,
-                            fds=[f.fileno() for f in (sys.__stdin__, sys.__stderr__)])
-    app.watchdog.install()
-    try:
-        app.run(mouse=mouse)
-    finally:
-        if recorder is not None:
-            app.trainer_done.wait(2.0)  # the trainer thread stops within a step
-        close_files()
-        app.watchdog.uninstall(1 if app.error or close_errors else app.return_code or 0)
-    if close_errors:  # the CLI's one error line, exit 1 (as any output that failed while running)
-        raise close_errors[0]
-    if app.error:
-        print(f"gradtui: the trainer crashed: {app.error}\n{app.error_tb}", file=sys.stderr)
-        return 1
-    return app.return_code or 0
-
-
-def fixed_snapshot(cfg: Config, steps: int, status: str | None = None,
-                   window: int = 1024) -> tuple[Trainer, list[Snapshot]]:
-    """Run exactly ``steps`` steps synchronously (deterministic for a seed). Returns the trainer
-    and the snapshots to show: the run's loss history before the last window (at most one
-    snapshot of at most ``History.cap`` rows, decimated exactly as the loss plot decimates it, so
-    memory stays bounded however many steps run), then the last window with the decision boundary."""
-    from gradtui.ui.widgets.loss_plot import History
-
-    tr = Trainer(cfg)
-    hist = History()
-
-    last = [0]
-
-    def keep(tr: Trainer) -> None:  # every window that ran, but the last, goes into the history
-        if last[0] < tr.total_steps < steps:
-            hist.add(tr.snapshot(window, status=status))
-        last[0] = tr.total_steps
-
-
-    drive.run(tr, steps, on_chunk=keep, chunk=window)
-    snaps = [_history_snapshot(tr, hist, status)] if len(hist.rows) else []
-    snaps.append(tr.snapshot(window, status=status, boundary=tr.boundary()))
-    return tr, snaps
-
-
-def _history_snapshot(tr: Trainer, hist, status: str | None) -> Snapshot:
-    """A snapshot carrying only the loss plot's history rows (step, loss, test accuracy)."""
-    import numpy as np
-
-    from gradtui import kernels as K
-    from gradtui.stats import GLOBAL_COL
-
-    steps, loss, acc = hist.arrays()
-    glob = np.full((len(steps), K.N_GSTATS), np.nan)
-    glob[:, GLOBAL_COL["loss"]], glob[:, GLOBAL_COL["test_acc"]] = loss, acc
-    layers = np.broadcast_to(np.nan, (len(steps), len(tr.layer_names), K.N_LSTATS))  # no memory
-    return Snapshot.build(tr.cfg, tr.layer_names, int(steps[-1]) + 1, status or tr.status,
-                          steps.astype(np.int64), glob, layers, task=tr.data.task)
-
-
-def static_app(cfg: Config, steps: int) -> GradApp:
-    """The real dashboard showing a fixed-step state, no trainer thread, wall-clock hidden."""
-    tr, snaps = fixed_snapshot(cfg, steps)
-    app = GradApp(cfg, trainer=tr, drive=False, snapshot=snaps[-1], hide_wallclock=True)
-    app.history = snaps[:-1]
-    return app
-
-
-def save_screenshot(cfg: Config, steps: int, size: tuple[int, int], path: str) -> None:
-    """Render the dashboard after exactly ``steps`` steps, headless, to an SVG at ``path``.
-    The file appears whole or not at all (written beside its target, then renamed); a write
-    error raises OSError (``outputs.write_whole``)."""
-    app = static_app(cfg, steps)
-    svg: list[str] = []
-
-    async def pilot(p) -> None:
-        await p.pause()
-        app.query_one(LossPlot).redraw(force=True)
-        await p.pause()
-        await p.wait_for_scheduled_animations()
-        svg.append(app.export_screenshot())
-        app.exit(0)
-
-    app.run(headless=True, size=size, auto_pilot=pilot)
-    if not svg:
-        raise OSError(f"the dashboard exited before the screenshot ({app.return_code})")
-    write_whole(path, svg[0])

@@ -7,10 +7,9 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from textual.strip import Strip
-from textual.widget import Widget
 
 from gradtui.stats import Snapshot
-from gradtui.ui.widgets.lines import blank
+from gradtui.ui.widgets.lines import LinesWidget
 
 # (region, point) colour per class; hex tones map to sensible 256/16-colour approximations.
 PALETTE = (
@@ -35,61 +34,49 @@ def _class_index(values: np.ndarray, task: str, lo: float, hi: float) -> np.ndar
     return np.clip(((v - lo) / span * 5).astype(int), 0, 4)  # 5 tones for regression
 
 
-class BoundaryMap(Widget):
+def rows(snap: Snapshot | None, w: int, h: int) -> list[Strip]:
+    """``snap.boundary`` as ``h`` lines of ``w`` half-block cells (two pixel rows per line)."""
+    bd = None if snap is None else snap.boundary
+    if bd is None or w < 2 or h < 1:
+        return []
+    vals = np.asarray(bd.values)
+    fin = vals[np.isfinite(vals)]
+    lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 1.0)
+    n_rows, n_cols = vals.shape
+    ph = 2 * h  # pixel rows
+    ri = (np.arange(ph) * n_rows // ph).clip(0, n_rows - 1)
+    ci = (np.arange(w) * n_cols // w).clip(0, n_cols - 1)
+    grid = _class_index(vals[np.ix_(ri, ci)], snap.task, lo, hi)
+    region = np.array([p[0] for p in PALETTE])[grid]
+    x0, x1, y0, y1 = bd.extent
+    pts = np.asarray(bd.points, np.float64)
+    if len(pts):
+        px = ((pts[:, 0] - x0) / (x1 - x0) * (w - 1)).round().astype(int)
+        py = ((y1 - pts[:, 1]) / (y1 - y0) * (ph - 1)).round().astype(int)
+        ok = (px >= 0) & (px < w) & (py >= 0) & (py < ph)
+        cls = _class_index(np.asarray(bd.labels)[ok], snap.task, lo, hi)
+        region[py[ok], px[ok]] = np.array([p[1] for p in PALETTE])[cls]
+    lines = []
+    for y in range(h):
+        top, bot = region[2 * y], region[2 * y + 1]
+        segs, run, cur = [], 0, None
+        for x in range(w):
+            key = (top[x], bot[x])
+            if key != cur:
+                if cur is not None:
+                    segs.append(Segment("▀" * run, _style(*cur)))
+                cur, run = key, 0
+            run += 1
+        segs.append(Segment("▀" * run, _style(*cur)))
+        lines.append(Strip(segs, w))
+    return lines
+
+
+class BoundaryMap(LinesWidget):
     DEFAULT_CSS = "BoundaryMap { height: 1fr; }"
 
-    def __init__(self, **kw) -> None:
-        super().__init__(**kw)
-        self._snap: Snapshot | None = None
-        self._bd = None
-        self._lines: list[Strip] = []
-        self._built_for: tuple = ()
+    def basis(self, snap: Snapshot | None) -> object:
+        return None if snap is None else snap.boundary  # refreshed a few times a second only
 
-    def show(self, snap: Snapshot) -> None:
-        if snap.boundary is self._bd:
-            return  # the boundary is refreshed a few times a second only
-        self._snap, self._bd = snap, snap.boundary
-        self._built_for = ()
-        self.refresh()
-
-    def _build(self, w: int, h: int) -> None:
-        self._built_for = (w, h)
-        self._lines = []
-        bd, snap = self._bd, self._snap
-        if bd is None or w < 2 or h < 1:
-            return
-        vals = np.asarray(bd.values)
-        fin = vals[np.isfinite(vals)]
-        lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 1.0)
-        rows, cols = vals.shape
-        ph = 2 * h  # pixel rows
-        ri = (np.arange(ph) * rows // ph).clip(0, rows - 1)
-        ci = (np.arange(w) * cols // w).clip(0, cols - 1)
-        grid = _class_index(vals[np.ix_(ri, ci)], snap.task, lo, hi)
-        region = np.array([p[0] for p in PALETTE])[grid]
-        x0, x1, y0, y1 = bd.extent
-        pts = np.asarray(bd.points, np.float64)
-        if len(pts):
-            px = ((pts[:, 0] - x0) / (x1 - x0) * (w - 1)).round().astype(int)
-            py = ((y1 - pts[:, 1]) / (y1 - y0) * (ph - 1)).round().astype(int)
-            ok = (px >= 0) & (px < w) & (py >= 0) & (py < ph)
-            cls = _class_index(np.asarray(bd.labels)[ok], snap.task, lo, hi)
-            region[py[ok], px[ok]] = np.array([p[1] for p in PALETTE])[cls]
-        for y in range(h):
-            top, bot = region[2 * y], region[2 * y + 1]
-            segs, run, cur = [], 0, None
-            for x in range(w):
-                key = (top[x], bot[x])
-                if key != cur:
-                    if cur is not None:
-                        segs.append(Segment("▀" * run, _style(*cur)))
-                    cur, run = key, 0
-                run += 1
-            segs.append(Segment("▀" * run, _style(*cur)))
-            self._lines.append(Strip(segs, w))
-
-    def render_line(self, y: int) -> Strip:
-        w, h = self.size
-        if self._built_for != (w, h):
-            self._build(w, h)
-        return self._lines[y] if y < len(self._lines) else blank(w)
+    def rows(self, snap: Snapshot | None, width: int, height: int) -> list[Strip]:
+        return rows(snap, width, height)

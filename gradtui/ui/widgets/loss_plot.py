@@ -13,7 +13,7 @@ from textual_plotext import PlotextPlot
 
 from gradtui.numfmt import nums
 from gradtui.stats import Snapshot
-from gradtui.ui.widgets import regime as R
+from gradtui.ui import views as R
 
 
 class LossPlot(PlotextPlot):
