@@ -74,7 +74,11 @@ class GradApp(App[int]):
         return next((s.error for s in self.sources if s.error), "")
 
     def panel(self, run_id: str) -> RunPanel:
-        return next(p for p in self.query(RunPanel) if p.run_id == run_id)
+        """Run ``run_id``'s panel (NoMatches once the screen's widgets are gone)."""
+        for p in self.query(RunPanel):
+            if p.run_id == run_id:
+                return p
+        raise NoMatches(f"no panel shows run {run_id!r}")
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -120,7 +124,7 @@ class GradApp(App[int]):
         source.accept(msg.snap)
         try:
             self.panel(msg.run_id).show(msg.snap)
-        except (NoMatches, StopIteration):  # shutting down: nothing left to show it on
+        except NoMatches:  # shutting down: nothing left to show it on
             pass
 
     def on_trainer_failed(self, msg: TrainerFailed) -> None:
@@ -131,7 +135,7 @@ class GradApp(App[int]):
         self.log.error(msg.tb)
         try:
             self.panel(msg.run_id).fail(msg.error)
-        except (NoMatches, StopIteration):  # shutting down: the error is printed on exit
+        except NoMatches:  # shutting down: the error is printed on exit
             return
         self.notify(msg.error, title="trainer crashed", severity="error", timeout=30)
 

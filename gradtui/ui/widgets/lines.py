@@ -45,8 +45,9 @@ class LinesWidget(Widget):
     """A reactive ``snap`` drawn line by line by :meth:`rows`. Subclasses implement ``rows`` (pure:
     it reads only its arguments and :meth:`view`) and may narrow :meth:`basis`."""
 
-    # always_update: a Snapshot holds arrays, so a reactive's ``!=`` check cannot compare two
-    snap: reactive[Snapshot | None] = reactive(None, always_update=True)
+    # always_update: a Snapshot holds arrays, so a reactive's ``!=`` check cannot compare two;
+    # no automatic repaint: watch_snap repaints only when the lines' basis changed
+    snap: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
@@ -56,6 +57,10 @@ class LinesWidget(Widget):
 
     def show(self, snap: Snapshot) -> None:
         self.snap = snap
+
+    def watch_snap(self, old: Snapshot | None, new: Snapshot | None) -> None:
+        if self.basis(new) is not self._basis:
+            self.refresh()
 
     def basis(self, snap: Snapshot | None) -> object:
         """The part of ``snap`` the lines depend on (compared by identity)."""
