@@ -54,6 +54,7 @@ class GradApp(App[int]):
         if len(self.by_id) != len(self.sources):
             raise ValueError("two sources with one run id")
         self.watchdog: Watchdog | None = None  # the real terminal's (see gradtui.ui.terminal)
+        self._panels: dict[str, RunPanel] = {}
 
     # ------------------------------------------------------------------ the current run
     @property
@@ -75,16 +76,16 @@ class GradApp(App[int]):
 
     def panel(self, run_id: str) -> RunPanel:
         """Run ``run_id``'s panel (NoMatches once the screen's widgets are gone)."""
-        for p in self.query(RunPanel):
-            if p.run_id == run_id:
-                return p
-        raise NoMatches(f"no panel shows run {run_id!r}")
+        p = self._panels.get(run_id)
+        if p is None or not p.is_attached:
+            raise NoMatches(f"no panel shows run {run_id!r}")
+        return p
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
+        self._panels = {s.run_id: RunPanel(s.run_id, s.hide_wallclock) for s in self.sources}
         with Horizontal(id="runs"):
-            for s in self.sources:
-                yield RunPanel(s.run_id, s.hide_wallclock)
+            yield from self._panels.values()
         yield Static(f"Terminal too small: gradtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}.\n"
                      f"Enlarge the window ({keys.key('quit')} quits).", id="too-small")
         yield Footer()

@@ -28,6 +28,7 @@ class RunPanel(Vertical):
         self.run_id = run_id
         self.hide_wallclock = hide_wallclock
         self.snap: Snapshot | None = None
+        self._views: list = []  # the widgets every snapshot goes to
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.hide_wallclock, classes="status")
@@ -48,7 +49,9 @@ class RunPanel(Vertical):
 
     def show(self, snap: Snapshot) -> None:
         self.snap = snap
-        for w in (self.query_one(t) for t in (StatusBar, GradRows, DepthProfile, LossPlot, BoundaryMap)):
+        if not self._views:  # looked up once
+            self._views = [self.query_one(t) for t in (StatusBar, GradRows, DepthProfile, LossPlot, BoundaryMap)]
+        for w in self._views:
             w.show(snap)
 
     def show_history(self, snap: Snapshot) -> None:
