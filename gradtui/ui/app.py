@@ -84,8 +84,11 @@ class GradApp(App[int]):
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         self._panels = {s.run_id: RunPanel(s.run_id, s.hide_wallclock) for s in self.sources}
-        with Horizontal(id="runs"):
+        if len(self._panels) == 1:  # (one container less to paint on every frame)
             yield from self._panels.values()
+        else:
+            with Horizontal(id="runs"):
+                yield from self._panels.values()
         yield Static(f"Terminal too small: gradtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}.\n"
                      f"Enlarge the window ({keys.key('quit')} quits).", id="too-small")
         yield Footer()

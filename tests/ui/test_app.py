@@ -191,11 +191,11 @@ async def test_small_terminal_shows_a_message():
     async with app.run_test(size=(50, 12)) as pilot:
         await pilot.pause()
         assert app.query_one("#too-small").display
-        assert not app.query_one("#runs").display
+        assert not app.query_one(RunPanel).display
         await pilot.resize_terminal(100, 30)
         await pilot.pause()
         assert not app.query_one("#too-small").display
-        assert app.query_one("#runs").display
+        assert app.query_one(RunPanel).display
 
 
 async def test_help_screen_and_palette_list_every_key():
@@ -243,7 +243,7 @@ async def test_messages_after_the_widgets_are_gone_are_ignored():
     app = make_app(src)
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        await app.query_one("#runs").remove()
+        await app.query_one(RunPanel).remove()
         app.post_message(SnapshotMessage("run", snap))
         app.post_message(TrainerFailed("run", "late", "traceback"))
         app.post_message(SnapshotMessage("no such run", snap))
