@@ -87,9 +87,9 @@ def dashboard_probe(seconds: float = 8.0) -> dict:
 
     from gradtui import drive
     from gradtui import kernels as K
-    from gradtui.app import GradApp
     from gradtui.presets import load_preset
     from gradtui.trainer import Trainer
+    from gradtui.ui.sources import LiveSource, make_app
 
     cfg = load_preset("deep-sigmoid")
     tr = Trainer(cfg)
@@ -98,17 +98,18 @@ def dashboard_probe(seconds: float = 8.0) -> dict:
     t0, n0 = time.perf_counter(), tr.total_steps
     drive.run(tr, should_stop=lambda: time.perf_counter() - t0 >= seconds, seconds=drive.CHUNK_SECONDS)
     out = {"headless": (tr.total_steps - n0) / (time.perf_counter() - t0), "ui_hz": drive.UI_HZ}
-    app = GradApp(cfg)
+    source = LiveSource(cfg)
+    app = make_app(source)
     frames = []
-    show = app._show
+    accept = source.accept
 
-    def counting_show(snap):
+    def counting_accept(snap):  # every snapshot the UI thread takes
         frames.append(time.perf_counter())
-        show(snap)
+        accept(snap)
 
-    app._show = counting_show
+    source.accept = counting_accept
 
-    async def drive():
+    async def watch():
         async with app.run_test(size=(100, 30)) as pilot:
             while not (app.snap and app.snap.status == "running" and app.snap.step > 0):
                 await pilot.pause(0.05)
@@ -122,7 +123,7 @@ def dashboard_probe(seconds: float = 8.0) -> dict:
             out["snapshots_per_s"] = (len(frames) - f0) / dt
             app.exit()
 
-    asyncio.run(drive())
+    asyncio.run(watch())
     out["ratio"] = out["dashboard"] / out["headless"]
     return out
 

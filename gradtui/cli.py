@@ -2,7 +2,7 @@
 
 Argument parsing, input checks and dispatch only: the headless mode (``--replay``, ``--export``,
 ``--record`` wiring included) is :mod:`gradtui.headless`, the dashboard and the screenshot
-:mod:`gradtui.app`, the benchmark :mod:`gradtui.bench`. Every bad input ends as one line
+:mod:`gradtui.ui`, the benchmark :mod:`gradtui.bench`. Every bad input ends as one line
 ``gradtui: error: ...`` on stderr and exit status 2, before any output file is created.
 """
 
@@ -198,7 +198,7 @@ def cmd_list_presets() -> int:
 
 
 def cmd_dashboard(cfg, args) -> int:
-    from gradtui.app import run_app
+    from gradtui.ui.terminal import run_app
 
     with quiet_numerics():
         extra = {"record": args.record} if args.record else {}
@@ -207,7 +207,7 @@ def cmd_dashboard(cfg, args) -> int:
 
 
 def cmd_screenshot(cfg, args) -> int:
-    from gradtui.app import save_screenshot
+    from gradtui.ui.screenshot import save_screenshot
 
     steps = args.steps or DEFAULT_SCREENSHOT_STEPS
     with quiet_numerics():

@@ -153,7 +153,7 @@ def fake_module(monkeypatch, name, **attrs):
 
 def test_dashboard_gets_default_preset_and_mouse_flag(monkeypatch, capsys):
     calls = []
-    fake_module(monkeypatch, "gradtui.app", run_app=lambda cfg, mouse, record=None: calls.append((cfg, mouse)))
+    fake_module(monkeypatch, "gradtui.ui.terminal", run_app=lambda cfg, mouse, record=None: calls.append((cfg, mouse)))
     assert run([], capsys)[0] == 0
     assert run(["--preset", "relu-he", "--no-mouse", "--set", "lr=0.2"], capsys)[0] == 0
     assert calls[0][0].name == "deep-sigmoid" and calls[0][1] is True
@@ -162,7 +162,7 @@ def test_dashboard_gets_default_preset_and_mouse_flag(monkeypatch, capsys):
 
 def test_screenshot_delegates(monkeypatch, capsys, tmp_path):
     calls = []
-    fake_module(monkeypatch, "gradtui.app",
+    fake_module(monkeypatch, "gradtui.ui.screenshot",
                 save_screenshot=lambda cfg, steps, size, path: calls.append((cfg.name, steps, size, path)))
     out = str(tmp_path / "shot.svg")
     rc, _, err = run(["--preset", "residual", "--screenshot", out, "--size", "100x30", "--steps", "40"], capsys)

@@ -190,9 +190,9 @@ def test_signals_during_export_lose_no_row(tmp_path):
 def test_screenshot_history_is_bounded():
     """fixed_snapshot keeps at most one decimated history snapshot (<= History.cap rows) plus the
     last window, however many steps run: not one full snapshot per window."""
-    from gradtui.app import fixed_snapshot
+    from gradtui.ui.screenshot import fixed_snapshot
     from gradtui.config import Config
-    from gradtui.widgets.loss_plot import History
+    from gradtui.ui.widgets.loss_plot import History
 
     cfg = Config(depth=2, width=4, n_samples=64, batch_size=8, eval_every=10)
     sizes = []

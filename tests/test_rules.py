@@ -22,7 +22,7 @@ PKG = ROOT / "gradtui"
 
 # The UI wing: the only modules that may import UI_LIBS. After the move into gradtui/ui/ this
 # becomes just ("gradtui/ui/",).
-UI_PATHS = ("gradtui/ui/", "gradtui/app.py", "gradtui/widgets/", "gradtui/screens/")
+UI_PATHS = ("gradtui/ui/",)
 UI_LIBS = ("textual", "rich", "plotext", "textual_plotext")
 NUMBA_LIBS = ("numba", "llvmlite")
 # numba_cache.py names numba's cache files and frames but never imports numba (it must run before

@@ -9,11 +9,11 @@ import time
 import pytest
 
 from gradtui import trainer as trainer_mod
-from gradtui.app import GradApp
 from gradtui.config import Config
 from gradtui.commands import LoadPreset, Pause, Reset, Step
 from gradtui.trainer import Trainer
-from gradtui.widgets import StatusBar
+from gradtui.ui.sources import LiveSource, make_app
+from gradtui.ui.widgets import StatusBar
 from pilot_helpers import until
 
 SMALL = Config(name="tiny", depth=3, width=8, n_samples=200, batch_size=16, activation="sigmoid",
@@ -90,7 +90,7 @@ def test_headless_says_when_steps_are_slow(monkeypatch, capsys):
 
 async def test_dashboard_status_says_when_steps_are_slow(monkeypatch):
     monkeypatch.setattr(trainer_mod, "TYPICAL_FLOPS", 1e4)
-    app = GradApp(SMALL)
+    app = make_app(SMALL)
     async with app.run_test(size=(160, 30)) as pilot:
         await until(pilot, lambda: app.snap is not None and app.snap.status == "running", what="running")
         assert "big network:" in app.query_one(StatusBar).text
@@ -107,16 +107,17 @@ async def test_quit_after_switching_to_a_big_net_is_prompt():
     step = time.perf_counter()
     tr.run_steps(2)
     step = (time.perf_counter() - step) / 2
-    app = GradApp(SMALL)
+    src = LiveSource(SMALL)
+    app = make_app(src)
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.snap is not None and app.snap.step > 100, what="small net running")
         app.submit(LoadPreset(big))
-        await until(pilot, lambda: app.trainer.cfg.name == "big", 10, "big net applied")
-        steps_at_quit = app.trainer.total_steps
+        await until(pilot, lambda: src.trainer.cfg.name == "big", 10, "big net applied")
+        steps_at_quit = src.trainer.total_steps
         app.simulate_key("q")
         await pilot.pause(0)
-    assert app.trainer_done.wait(120)
+    assert src.done.wait(120)
     # the new code stops after the chunk it is in (a few big steps); the old one ran 100-2048 big
     # steps in that chunk. Counted in steps, not seconds: a busy machine stretches seconds.
-    ran = app.trainer.total_steps - steps_at_quit
+    ran = src.trainer.total_steps - steps_at_quit
     assert ran <= 8, f"{ran} big steps ran after q (one step {step:.3f} s)"

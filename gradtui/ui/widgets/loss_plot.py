@@ -11,15 +11,16 @@ import numpy as np
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
+from gradtui.drive import PLOT_HZ
 from gradtui.numfmt import nums
 from gradtui.stats import Snapshot
-from gradtui.widgets import regime as R
+from gradtui.ui import views as R
 
 
 class LossPlot(PlotextPlot):
     DEFAULT_CSS = "LossPlot { height: 1fr; }"
 
-    def __init__(self, hz: float = 2.0, **kw) -> None:
+    def __init__(self, hz: float = PLOT_HZ, **kw) -> None:
         super().__init__(**kw)
         self.hz = hz
         self.log_y = True

@@ -4,9 +4,9 @@ baselines in tests/__snapshots__/ are stable run to run. Update with --snapshot-
 
 from __future__ import annotations
 
-from gradtui.app import static_app
 from gradtui.config import Config
 from gradtui.presets import load_preset
+from gradtui.ui.sources import make_app
 
 
 def preset(name: str) -> Config:
@@ -19,45 +19,45 @@ async def _settle(pilot) -> None:
 
 
 def test_main_deep_sigmoid(snap_compare):
-    assert snap_compare(static_app(preset("deep-sigmoid"), 300), terminal_size=(80, 24), run_before=_settle)
+    assert snap_compare(make_app(preset("deep-sigmoid"), steps=300), terminal_size=(80, 24), run_before=_settle)
 
 
 def test_main_deep_sigmoid_large(snap_compare):
-    assert snap_compare(static_app(preset("deep-sigmoid"), 300), terminal_size=(120, 40), run_before=_settle)
+    assert snap_compare(make_app(preset("deep-sigmoid"), steps=300), terminal_size=(120, 40), run_before=_settle)
 
 
 def test_main_relu_he(snap_compare):
-    assert snap_compare(static_app(preset("relu-he"), 300), terminal_size=(80, 24), run_before=_settle)
+    assert snap_compare(make_app(preset("relu-he"), steps=300), terminal_size=(80, 24), run_before=_settle)
 
 
 def test_help_screen(snap_compare):
-    assert snap_compare(static_app(preset("relu-he"), 10), press=["question_mark"], terminal_size=(80, 24),
+    assert snap_compare(make_app(preset("relu-he"), steps=10), press=["question_mark"], terminal_size=(80, 24),
                         run_before=_settle)
 
 
 def test_diverged(snap_compare):
-    app = static_app(preset("exploding"), 200)
+    app = make_app(preset("exploding"), steps=200)
     assert app.snap.status == "diverged"
     assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)
 
 
 def test_small_terminal_message(snap_compare):
-    assert snap_compare(static_app(preset("relu-he"), 10), terminal_size=(50, 12), run_before=_settle)
+    assert snap_compare(make_app(preset("relu-he"), steps=10), terminal_size=(50, 12), run_before=_settle)
 
 
 def test_no_color(snap_compare, monkeypatch):
     """NO_COLOR=1 (Textual's monochrome filter reads every segment's style): the tags still tell
     the regimes apart."""
     monkeypatch.setenv("NO_COLOR", "1")  # read when the App is created
-    assert snap_compare(static_app(preset("deep-sigmoid"), 300), terminal_size=(80, 24), run_before=_settle)
+    assert snap_compare(make_app(preset("deep-sigmoid"), steps=300), terminal_size=(80, 24), run_before=_settle)
 
 
 def test_dead_regime(snap_compare):
     """relu-he on the regression set: dead units (DEAD, not vanish)."""
-    app = static_app(load_preset("relu-he", ["dataset=regression"]), 300)
+    app = make_app(load_preset("relu-he", ["dataset=regression"]), steps=300)
     assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)
 
 
 def test_saturated_regime(snap_compare):
     """exploding-tanh after 300 steps: its input-side layers sit in tanh's flat tails."""
-    assert snap_compare(static_app(preset("exploding-tanh"), 300), terminal_size=(80, 24), run_before=_settle)
+    assert snap_compare(make_app(preset("exploding-tanh"), steps=300), terminal_size=(80, 24), run_before=_settle)

@@ -9,12 +9,12 @@ import time
 import pytest
 
 from gradtui.activations import ACTIVATIONS
-from gradtui.app import GradApp
 from gradtui.config import Config
 from gradtui.data import DATASETS
 from gradtui.initializers import INITIALIZERS
 from gradtui.optimizers import CLIPPING, OPTIMIZERS
-from gradtui.widgets import StatusBar
+from gradtui.ui.sources import LiveSource, make_app
+from gradtui.ui.widgets import StatusBar
 
 CFG = Config(name="storm", depth=3, width=8, n_samples=200, batch_size=16, activation="sigmoid",
              init="xavier_normal", lr=0.1)
@@ -53,29 +53,31 @@ async def test_key_storm_applies_every_command_exactly_once(seed):
     keys = [rng.choice(COMMAND_KEYS + VIEW_KEYS) for _ in range(600)]
     want, paused = expected(keys, CFG)
     n_commands = sum(k in COMMAND_KEYS for k in keys)
-    app = GradApp(CFG)
+    src = LiveSource(CFG)  # a live trainer: the storm is about the thread boundary
+    app = make_app(src)
+    trainer = src.trainer  # read by the test only (the UI reads snapshots)
     async with app.run_test(size=(100, 30)) as pilot:
         t0 = time.monotonic()
         while not (app.snap and app.snap.status == "running" and app.snap.step > 0):
             assert time.monotonic() - t0 < 60, "trainer never started"
             await pilot.pause(0.02)
-        base = app.trainer.commands_taken
+        base = trainer.commands_taken
         t0 = time.monotonic()
         for k in keys:
             app.simulate_key(k)
         await pilot.pause(0)
-        while app.trainer.commands_taken < base + n_commands or app.snap.commands_taken < base + n_commands:
+        while trainer.commands_taken < base + n_commands or app.snap.commands_taken < base + n_commands:
             assert time.monotonic() - t0 < 60, (  # a hang bound, not a speed target
-                f"only {app.trainer.commands_taken - base} of {n_commands} commands reached the trainer")
+                f"only {trainer.commands_taken - base} of {n_commands} commands reached the trainer")
             await pilot.pause(0.02)
         await pilot.pause(0.3)
-        assert app.trainer.commands_taken == base + n_commands  # none lost, none doubled
-        cfg = app.trainer.cfg
+        assert trainer.commands_taken == base + n_commands  # none lost, none doubled
+        cfg = trainer.cfg
         got = {k: getattr(cfg, k) for k in want}
         assert got == {**want, "lr": pytest.approx(want["lr"])}
-        assert app.trainer.paused == paused
+        assert trainer.paused == paused
         assert app.snap.config == cfg  # the screen shows what the trainer runs
         assert f"a:{want['activation']}" in app.query_one(StatusBar).text
-        n_act = sum(1 for e in app.trainer.events if e.text.startswith("activation="))
+        n_act = sum(1 for e in trainer.events if e.text.startswith("activation="))
         assert n_act == keys.count("a") + keys.count("A")
         await pilot.press("q")

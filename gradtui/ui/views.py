@@ -1,9 +1,11 @@
-"""Pure helpers shared by the widgets: log scaling, grouping layers into rows, labels, and the
-colour and tag of each regime. The regime rule itself lives in :mod:`gradtui.regimes` (one rule for
+"""Pure helpers shared by the widgets (no textual, no rich): log scaling, grouping layers into rows,
+labels, the colour and tag of each regime, and the depth panel's modes. The regime rule itself lives in :mod:`gradtui.regimes` (one rule for
 every view and for the export's consumers); numbers are formatted by :func:`gradtui.numfmt.num`.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -21,6 +23,27 @@ REGIME_TAG = {G.OK: "ok", G.VANISHING: "vanish", G.SATURATED: "saturated", G.EXP
               G.DEAD: "DEAD", G.NAN: "NaN/inf"}
 TAG_W = 1 + max(map(len, REGIME_TAG.values()))  # a space, then the longest tag
 BARS = " ▁▂▃▄▅▆▇█"
+
+
+class DepthMode(NamedTuple):
+    """One view of the depth panel (``v`` cycles them): a per-layer statistic on a fixed scale."""
+
+    stat: str  # a per-layer statistic of gradtui.stats
+    name: str  # short name (the ``v`` key's help)
+    title: str  # the panel's title
+    log: bool  # log10 scale?
+    lo: float
+    hi: float
+    guide: float | None = None  # a vertical guide at this value
+
+
+DEPTH_MODES = (
+    DepthMode("grad_norm", "grad norm", "|dL/dW| by depth (log)", True, LOG_LO, LOG_HI),
+    DepthMode("update_ratio", "update ratio", "update:weight ratio (log, | = 1e-3)", True, -8.0, 0.0, -3.0),
+    DepthMode("saturated", "saturated", "saturated units %", False, 0.0, 1.0),
+    DepthMode("dead", "dead", "dead units %", False, 0.0, 1.0),
+    DepthMode("act_std", "act std", "activation std (| = 1)", False, 0.0, 2.0, 1.0),
+)
 NO_STEPS = "– no steps yet"
 
 

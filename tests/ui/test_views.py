@@ -4,21 +4,21 @@ one number format, readable group labels, and a dashboard that runs under NO_COL
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import pytest
 
 from gradtui import regimes as G
-from gradtui.app import GradApp
 from gradtui.config import Config
 from gradtui.numfmt import num, pct
 from gradtui.presets import load_preset
 from gradtui.stats import LAYER_COL, Snapshot
 from gradtui.trainer import Trainer
-from gradtui.widgets import DepthProfile, GradRows
-from gradtui.widgets import regime as R
-from gradtui.widgets.status_bar import status_text
+from gradtui.ui.sources import StaticSource, make_app
+from gradtui.ui.widgets import DepthProfile, GradRows, depth_profile
+from gradtui.ui.widgets.lines import plain
+from gradtui.ui import views as R
+from gradtui.ui.widgets.status_bar import status_text
 
 TAG_TO_REGIME = {tag: reg for reg, tag in R.REGIME_TAG.items()}
 SMALL = Config(name="tiny", depth=3, width=8, n_samples=200, batch_size=16, activation="sigmoid",
@@ -60,7 +60,7 @@ def line_colors(widget, y: int) -> set[str]:
 
 
 async def render_panels(snap: Snapshot, size=(140, 60)) -> tuple[list[str], list[str], list[set], list[set]]:
-    app = GradApp(snap.config, drive=False, snapshot=snap, hide_wallclock=True)
+    app = make_app(StaticSource([snap]))
     async with app.run_test(size=size) as pilot:
         await pilot.pause()
         rows, prof = app.query_one(GradRows), app.query_one(DepthProfile)
@@ -202,14 +202,11 @@ async def test_diverged_row_says_last_and_keeps_the_tag_apart():
         assert re.search(r"\S (ok|vanish|saturated|EXPLODE|DEAD|NaN/inf)\s*$", line), line
 
 
-async def test_depth_panel_says_no_steps_yet_before_the_first_step():
+def test_depth_panel_says_no_steps_yet_before_the_first_step():
     tr = Trainer(SMALL)
-    app = GradApp(SMALL, trainer=tr, drive=False, snapshot=tr.snapshot(status="compiling"))
-    async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause()
-        prof = app.query_one(DepthProfile)
-        lines = [line_text(prof, y) for y in range(tr.mlp.n_layers)]
-        assert all("no steps yet" in s and "nan" not in s for s in lines), lines
+    lines = plain(depth_profile.rows(tr.snapshot(status="compiling"), 60, 30))
+    assert len(lines) == tr.mlp.n_layers
+    assert all("no steps yet" in s and "nan" not in s for s in lines), lines
 
 
 # ------------------------------------------------------------------ grouping and labels
@@ -227,7 +224,7 @@ def test_groups_keep_out_alone_and_cover_every_layer(n, rows):
 async def test_150_layers_have_readable_labels_and_out_on_its_own_row():
     cfg = Config(depth=150, width=4, activation="tanh", init="xavier_normal", n_samples=200, batch_size=16)
     snap = snapshot_after(cfg, 3)
-    app = GradApp(cfg, drive=False, snapshot=snap, hide_wallclock=True)
+    app = make_app(StaticSource([snap]))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         for widget in (app.query_one(GradRows), app.query_one(DepthProfile)):
@@ -250,12 +247,9 @@ async def test_dashboard_runs_under_no_color_and_16_colours(monkeypatch, env):
         monkeypatch.setenv(k, v)
     if "TEXTUAL_COLOR_SYSTEM" in env:  # read once, when textual is imported
         monkeypatch.setattr(textual.constants, "COLOR_SYSTEM", env["TEXTUAL_COLOR_SYSTEM"])
-    app = GradApp(SMALL.replace(depth=2))  # a short net: blank lines below the rows
+    app = make_app(SMALL.replace(depth=2), steps=30)  # a short net: blank lines below the rows
     async with app.run_test(size=(100, 30)) as pilot:
-        t0 = time.monotonic()
-        while not (app.snap is not None and app.snap.step > 0 and app.snap.status == "running"):
-            assert time.monotonic() - t0 < 60, "no running snapshot"
-            await pilot.pause(0.05)
+        await pilot.pause()
         for key in ("v", "v", "v", "v", "v", "question_mark", "escape"):
             app.simulate_key(key)
             await pilot.pause(0.1)
@@ -276,7 +270,7 @@ def test_export_rows_get_the_same_regimes(tmp_path, name, sets):
     from pathlib import Path
 
     out = tmp_path / "run.jsonl"
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(root)}
     args = [sys.executable, "-m", "gradtui", "--preset", name, "--headless", "--steps", "300", "--export", str(out)]
     for s in sets:

@@ -9,6 +9,7 @@ from textual.widget import Widget
 
 from gradtui.numfmt import num, pct
 from gradtui.stats import Snapshot
+from gradtui.ui.keys import key
 
 STATE_STYLE = {
     "compiling": "bold black on yellow",
@@ -20,7 +21,11 @@ STATE_STYLE = {
 
 # What recovers a diverged run: a switch alone leaves the blown-up weights (the next step diverges
 # again); r restarts from fresh weights with the switches made so far (- then r works too).
-DIVERGED_HINT = "c (clip), then r (restart)"
+DIVERGED_HINT = f"{key('clip')} (clip), then {key('reset')} (restart)"
+PAUSED_HINT = f"{key('pause')} resume · {key('step')} step"
+# each setting is labelled with the key that cycles it (the learning rate has two: lr)
+SETTINGS = (("activation", key("activation")), ("init", key("init")), ("optimizer", key("optimizer")),
+            ("clip", key("clip")), ("lr", "lr"), ("dataset", key("dataset")))
 
 
 def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str = "") -> Text:
@@ -28,7 +33,7 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
     if error:
         t.append(" ERROR ", STATE_STYLE["error"])
         t.append(f" trainer crashed: {error}", "bold red")
-        t.append("\n q quit · the traceback is printed when gradtui exits", "red")
+        t.append(f"\n {key('quit')} quit · the traceback is printed when gradtui exits", "red")
         return t
     if snap is None:
         t.append(" STARTING ", STATE_STYLE["compiling"])
@@ -51,18 +56,16 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
         if st == "diverged":
             t.append(f"  {DIVERGED_HINT}", "bold red")
         elif st == "paused":
-            t.append("  space resume · n step", "cyan")
+            t.append(f"  {PAUSED_HINT}", "cyan")
         if snap.message and st not in ("diverged",):
             t.append(f"  {snap.message}", "dim italic")
     c = snap.config
     t.append("\n")
     t.append(f" {c.name} ", "reverse")
-    # each setting is labelled with the key that cycles it
-    parts = [("a", c.activation), ("i", c.init), ("o", c.optimizer), ("c", c.clip),
-             ("lr", num(c.lr) + ("" if c.schedule == "constant" else f" {c.schedule}")), ("d", c.dataset)]
-    for k, v in parts:
+    lr = num(c.lr) + ("" if c.schedule == "constant" else f" {c.schedule}")
+    for field, k in SETTINGS:
         t.append(f" {k}:", "dim")
-        t.append(f"{v}", "bold")
+        t.append(lr if field == "lr" else f"{getattr(c, field)}", "bold")
     if c.residual:
         t.append(" +res", "bold magenta")
     if c.batchnorm:

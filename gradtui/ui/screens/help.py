@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from gradtui import regimes as G
-from gradtui.widgets import regime as R
+from gradtui.ui import views as R
 
 
 def legend() -> Group:

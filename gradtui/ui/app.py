@@ -1,0 +1,231 @@
+"""The Textual dashboard: one :class:`RunPanel` per source, the keys, and the messages between.
+
+Every key becomes a command object sent down through the current run's source; what the panels
+show comes from the snapshots the sources send up (:mod:`gradtui.ui.messages`). Build it with
+:func:`gradtui.ui.sources.make_app`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.containers import Horizontal
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from gradtui.activations import ACTIVATIONS
+from gradtui.commands import Command, LoadPreset, Reinit, Reset, SetFields, Step, TogglePause
+from gradtui.config import Config
+from gradtui.data import DATASETS
+from gradtui.initializers import INITIALIZERS
+from gradtui.optimizers import CLIPPING, OPTIMIZERS
+from gradtui.stats import Snapshot
+from gradtui.ui import keys
+from gradtui.ui.messages import SnapshotMessage, TrainerFailed
+from gradtui.ui.sources import Source
+from gradtui.ui.widgets.run_panel import RunPanel
+from gradtui.watchdog import Watchdog
+
+MIN_SIZE = (60, 16)
+
+
+def _cycle(options: Iterable[str], current: str, step: int = 1) -> str:
+    opts = list(options)
+    i = opts.index(current) if current in opts else -1
+    return opts[(i + step) % len(opts)]
+
+
+class GradApp(App[int]):
+    CSS_PATH = "app.tcss"
+    # Screens get -narrow / -short below the minimum size; app.tcss swaps the layout for a message.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_SIZE[0], "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_SIZE[1], "-tall")]
+    TITLE = "gradtui"
+    BINDINGS = keys.BINDINGS
+
+    def __init__(self, sources: Sequence[Source]) -> None:
+        super().__init__()
+        if not sources:
+            raise ValueError("the dashboard needs at least one source")
+        self.sources = list(sources)
+        self.by_id = {s.run_id: s for s in self.sources}
+        if len(self.by_id) != len(self.sources):
+            raise ValueError("two sources with one run id")
+        self.watchdog: Watchdog | None = None  # the real terminal's (see gradtui.ui.terminal)
+        self._panels: dict[str, RunPanel] = {}
+
+    # ------------------------------------------------------------------ the current run
+    @property
+    def source(self) -> Source:
+        """The run the keys act on (the first)."""
+        return self.sources[0]
+
+    @property
+    def snap(self) -> Snapshot | None:
+        return self.source.snap
+
+    @property
+    def intent(self) -> Config:
+        return self.source.intent
+
+    @property
+    def error(self) -> str:
+        return next((s.error for s in self.sources if s.error), "")
+
+    def panel(self, run_id: str) -> RunPanel:
+        """Run ``run_id``'s panel (NoMatches once the screen's widgets are gone)."""
+        p = self._panels.get(run_id)
+        if p is None or not p.is_attached:
+            raise NoMatches(f"no panel shows run {run_id!r}")
+        return p
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        self._panels = {s.run_id: RunPanel(s.run_id, s.hide_wallclock) for s in self.sources}
+        if len(self._panels) == 1:  # (one container less to paint on every frame)
+            yield from self._panels.values()
+        else:
+            with Horizontal(id="runs"):
+                yield from self._panels.values()
+        yield Static(f"Terminal too small: gradtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}.\n"
+                     f"Enlarge the window ({keys.key('quit')} quits).", id="too-small")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self.watchdog is not None:  # Textual's driver has set its SIGCONT handler by now
+            self.watchdog.guard_sigcont()
+            if self.watchdog.fired.is_set():  # hung up while starting
+                self.exit()
+        for s in self.sources:
+            first = s.initial()
+            panel = self.panel(s.run_id)
+            for snap in first[:-1]:  # earlier snapshots: the loss plot's long view
+                panel.show_history(snap)
+            if first:
+                s.accept(first[-1])
+                panel.show(first[-1])
+            s.start(self)
+
+    def exit(self, result: int | None = None, return_code: int = 0, message=None) -> None:
+        self._stop_sources()  # the trainers stop now, not once the widgets are gone
+        super().exit(result, return_code, message)
+
+    def on_unmount(self) -> None:
+        self._stop_sources()
+
+    def _stop_sources(self) -> None:
+        for s in self.sources:
+            s.stop()
+
+    # Messages from a trainer thread may still be queued while the app shuts down (the main
+    # screen's widgets already removed): the handlers below must not assume the widgets exist.
+    def on_snapshot_message(self, msg: SnapshotMessage) -> None:
+        source = self.by_id.get(msg.run_id)
+        if source is None:
+            return
+        source.accept(msg.snap)
+        try:
+            self.panel(msg.run_id).show(msg.snap)
+        except NoMatches:  # shutting down: nothing left to show it on
+            pass
+
+    def on_trainer_failed(self, msg: TrainerFailed) -> None:
+        source = self.by_id.get(msg.run_id)
+        if source is None:
+            return
+        source.error, source.error_tb = msg.error, msg.tb
+        self.log.error(msg.tb)
+        try:
+            self.panel(msg.run_id).fail(msg.error)
+        except NoMatches:  # shutting down: the error is printed on exit
+            return
+        self.notify(msg.error, title="trainer crashed", severity="error", timeout=30)
+
+    # ------------------------------------------------------------------ commands
+    def submit(self, cmd: Command) -> None:
+        self.source.submit(cmd)
+
+    def _set(self, **changes) -> Config:
+        self.submit(SetFields.of(**changes))
+        return self.intent
+
+    def action_activation(self, step: int = 1) -> None:
+        self._set(activation=_cycle(ACTIVATIONS, self.intent.activation, step))
+
+    def action_init(self) -> None:
+        init = _cycle(INITIALIZERS, self.intent.init)
+        self.submit(Reinit(init))
+        self.notify(f"weights re-initialised with {init}", timeout=2)
+
+    def action_clip(self) -> None:
+        self._set(clip=_cycle(CLIPPING, self.intent.clip))
+
+    def action_optimizer(self) -> None:
+        opt = self._set(optimizer=_cycle(OPTIMIZERS, self.intent.optimizer)).optimizer
+        self.notify(f"optimiser {opt}: optimiser state reset", timeout=2)
+
+    def action_lr(self, factor: float) -> None:
+        self._set(lr=float(min(1e6, max(1e-12, self.intent.lr * factor))))
+
+    def action_residual(self) -> None:
+        self._set(residual=not self.intent.residual)
+
+    def action_batchnorm(self) -> None:
+        self._set(batchnorm=not self.intent.batchnorm)
+
+    def action_dataset(self) -> None:
+        self._set(dataset=_cycle(DATASETS, self.intent.dataset))
+
+    def action_pause(self) -> None:
+        self.submit(TogglePause())
+
+    def action_step(self) -> None:
+        self.submit(Step(1))
+
+    def action_reset(self) -> None:
+        self.submit(Reset())
+
+    def action_panel(self) -> None:
+        self.panel(self.source.run_id).cycle_profile()
+
+    def action_log_y(self) -> None:
+        self.panel(self.source.run_id).toggle_log()
+
+    def action_help(self) -> None:
+        from gradtui.ui.screens import HelpScreen
+
+        self.push_screen(HelpScreen())
+
+    def action_presets(self) -> None:
+        from gradtui.ui.screens import PresetPicker
+        from gradtui.ui.screens.presets import available_presets
+
+        presets = available_presets()
+        if not presets:
+            self.notify("no presets available (gradtui.presets not installed yet)", severity="warning")
+            return
+        self.push_screen(PresetPicker(presets), self.load_preset)
+
+    def load_preset(self, name: str | None) -> None:
+        if not name:
+            return
+        try:
+            from gradtui.memory import check_memory
+            from gradtui.presets import load_preset
+
+            cfg = load_preset(name)
+            check_memory(cfg, fresh_process=False)  # refused here, not a MemoryError mid-run
+        except Exception as exc:  # PresetError, MemoryLimitError or a missing module
+            self.notify(str(exc), title="preset", severity="error")
+            return
+        self.submit(LoadPreset(cfg))
+        self.notify(f"preset {cfg.name}: step 0", timeout=2)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for b in self.BINDINGS:
+            if b.action not in ("quit",):
+                yield SystemCommand(b.tooltip or b.description, f"key {b.key_display or b.key}",
+                                    lambda a=b.action: self.run_action(a))

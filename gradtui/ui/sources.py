@@ -1,0 +1,165 @@
+"""Sources: what feeds one run's snapshots to the dashboard, and :func:`make_app`, the one factory
+the CLI, the tests and the screenshots build the App with.
+
+- :class:`LiveSource`: a trainer driven by :class:`gradtui.drive.Runner` in a thread worker; its
+  snapshots travel up as :class:`SnapshotMessage` (non-blocking, coalesced per run), commands
+  travel down through :meth:`Source.submit`. It also owns the run's session record.
+- :class:`StaticSource`: fixed snapshots (e.g. a seeded run to a fixed step), no thread; the
+  commands it receives are kept in ``commands`` (tests read them).
+
+The UI thread reads only snapshots: everything a panel shows comes from ``Source.snap``.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from functools import partial
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from textual.worker import get_current_worker
+
+from gradtui.commands import Command
+from gradtui.config import Config
+from gradtui.drive import UI_HZ, Runner
+from gradtui.stats import Snapshot
+from gradtui.trainer import Trainer
+from gradtui.ui.messages import SnapshotMessage, TrainerFailed
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from gradtui.ui.app import GradApp
+
+
+
+class Source:
+    """One run as the UI sees it: its newest snapshot and the configuration the commands sent so
+    far lead to (``intent``: what the next key press cycles from). UI thread only."""
+
+    hide_wallclock = False
+
+    def __init__(self, run_id: str, intent: Config, submitted: int = 0) -> None:
+        self.run_id = run_id
+        self.snap: Snapshot | None = None
+        self.intent = intent  # config after every submitted command
+        self.submitted = submitted  # commands sent; snapshots count those the trainer took
+        self.error = self.error_tb = ""
+        self.done = threading.Event()  # set once the run's thread (if any) has returned
+
+    def start(self, app: "App") -> None:
+        """Begin feeding ``app`` (called once the App is mounted)."""
+
+    def stop(self) -> None:
+        """Stop feeding (the app quits); returns at once."""
+
+    def submit(self, cmd: Command) -> None:
+        self.intent = cmd.after(self.intent)
+        self.submitted += 1
+
+    def accept(self, snap: Snapshot) -> None:
+        """A snapshot arrived on the UI thread."""
+        self.snap = snap
+        if snap.commands_taken >= self.submitted:
+            self.intent = snap.config
+
+    def initial(self) -> Sequence[Snapshot]:
+        """Snapshots to show before any message arrives (oldest first; the last is current)."""
+        return ()
+
+
+class StaticSource(Source):
+    """Fixed snapshots, no thread. All but the last only feed the loss plot's long view."""
+
+    hide_wallclock = True  # a fixed-step picture: no wall-clock figures
+
+    def __init__(self, snaps: Sequence[Snapshot], run_id: str = "run") -> None:
+        if not snaps:
+            raise ValueError("a static source needs at least one snapshot")
+        super().__init__(run_id, snaps[-1].config, snaps[-1].commands_taken)
+        self.snaps = tuple(snaps)
+        self.snap = self.snaps[-1]
+        self.commands: list[Command] = []  # what the keys sent (nothing runs them)
+        self.done.set()
+
+    @classmethod
+    def fixed(cls, cfg: Config, steps: int, run_id: str = "run") -> "StaticSource":
+        """The state of a seeded run of ``cfg`` after exactly ``steps`` steps (deterministic)."""
+        from gradtui.ui.screenshot import fixed_snapshot
+
+        return cls(fixed_snapshot(cfg, steps)[1], run_id)
+
+    def initial(self) -> Sequence[Snapshot]:
+        return self.snaps
+
+    def submit(self, cmd: Command) -> None:
+        super().submit(cmd)
+        self.commands.append(cmd)
+
+
+class LiveSource(Source):
+    """A trainer (``cfg``'s, or ``trainer``) run flat out by a :class:`Runner` in a thread worker.
+    ``record``: write the session (seed, config, every command with its step) to this file; it is
+    opened now (a write error raises here) and finished by :meth:`close`."""
+
+    def __init__(self, cfg: Config | None = None, *, trainer: Trainer | None = None, run_id: str = "run",
+                 hz: float = UI_HZ, max_steps: int | None = None, record: str | None = None) -> None:
+        trainer = trainer or Trainer(cfg)
+        super().__init__(run_id, trainer.cfg, trainer.commands_taken)  # no thread runs it yet
+        self.trainer = trainer  # touched by the worker thread only, and by commands (a queue)
+        self.hz, self.max_steps = hz, max_steps
+        self._stop = threading.Event()
+        self.recorder = None
+        if record:
+            from gradtui.session import Recorder
+
+            self.recorder = Recorder(record, trainer)
+
+    def start(self, app: "App") -> None:
+        app.run_worker(partial(self._train, app.post_message), name="trainer", group=f"run {self.run_id}",
+                       thread=True, exclusive=True, exit_on_error=False)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def submit(self, cmd: Command) -> None:
+        super().submit(cmd)
+        self.trainer.submit(cmd)  # a thread-safe queue: the trainer takes it between chunks
+
+    def close(self) -> None:
+        """Finish the record (once the trainer stopped); raises OutputError if it was cut."""
+        if self.recorder is not None:
+            self.recorder.close()
+
+    def _train(self, post: Callable[[object], object]) -> None:  # in the worker thread
+        worker = get_current_worker()
+        tr = self.trainer
+
+        def stop() -> bool:
+            return self._stop.is_set() or worker.is_cancelled
+
+        def publish(snap: Snapshot) -> None:
+            post(SnapshotMessage(self.run_id, snap))
+
+        try:
+            # (the Runner compiles in a daemon thread and notices a stop while numba compiles)
+            Runner(tr, publish, hz=self.hz, max_steps=self.max_steps).run(should_stop=stop)
+        except Exception as exc:  # shown on screen, never swallowed
+            self._stop.set()
+            post(TrainerFailed(self.run_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()))
+        finally:
+            self.done.set()
+
+
+def make_app(sources: Config | Source | Sequence[Source], *, steps: int | None = None,
+             hz: float = UI_HZ, max_steps: int | None = None) -> "GradApp":
+    """The dashboard. ``sources``: one source, several (shown side by side), or a Config: a live
+    trainer, or with ``steps`` the fixed state after exactly that many steps (no thread)."""
+    from gradtui.ui.app import GradApp
+
+    if isinstance(sources, Config):
+        cfg = sources
+        sources = StaticSource.fixed(cfg, steps) if steps is not None else LiveSource(cfg, hz=hz, max_steps=max_steps)
+    if isinstance(sources, Source):
+        sources = [sources]
+    return GradApp(sources)

@@ -1,0 +1,82 @@
+"""The base of the line-drawn widgets (gradient rows, depth profile, boundary) and their Strip
+helpers.
+
+A :class:`LinesWidget` holds a reactive snapshot and draws it with a pure
+``rows(snap, width, height) -> list[Strip]`` (testable without an app). The lines are rebuilt only
+when what they depend on changed (:meth:`LinesWidget.basis` of the snapshot, the size, or the
+widget's :meth:`LinesWidget.view` settings), so a repaint without news costs nothing.
+"""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+from gradtui.stats import Snapshot
+from gradtui.ui import views as R
+
+PLAIN = Style()  # a real style: Textual's NO_COLOR filter reads every segment's style
+DIM = Style(dim=True)
+REGIME_STYLE = {k: Style(color=c) for k, c in R.REGIME_COLOR.items()}
+TAG_STYLE = {k: Style(color=c, bold=k != "ok") for k, c in R.REGIME_COLOR.items()}
+
+
+def blank(width: int) -> Strip:
+    """An empty line that carries a style (``Strip.blank(w)`` alone has none and crashes the
+    monochrome filter under ``NO_COLOR``)."""
+    return Strip.blank(width, PLAIN)
+
+
+def no_steps(names, grp, width: int) -> list[Strip]:
+    """One dim ``<label> – no steps yet`` line per group (compiling / fresh start)."""
+    return [Strip([Segment(label + R.NO_STEPS, DIM)]).crop(0, width)
+            for label in R.group_labels(names, grp)]
+
+
+def plain(lines: list[Strip]) -> list[str]:
+    """The text of rendered lines (for tests and debugging)."""
+    return ["".join(seg.text for seg in line) for line in lines]
+
+
+class LinesWidget(Widget):
+    """A reactive ``snap`` drawn line by line by :meth:`rows`. Subclasses implement ``rows`` (pure:
+    it reads only its arguments and :meth:`view`) and may narrow :meth:`basis`."""
+
+    # always_update: a Snapshot holds arrays, so a reactive's ``!=`` check cannot compare two;
+    # no automatic repaint: watch_snap repaints only when the lines' basis changed
+    snap: reactive[Snapshot | None] = reactive(None, always_update=True, repaint=False)
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._lines: list[Strip] = []
+        self._basis: object = None
+        self._built_for: tuple = ()
+
+    def show(self, snap: Snapshot) -> None:
+        self.snap = snap
+
+    def watch_snap(self, old: Snapshot | None, new: Snapshot | None) -> None:
+        if self.basis(new) is not self._basis:
+            self.refresh()
+
+    def basis(self, snap: Snapshot | None) -> object:
+        """The part of ``snap`` the lines depend on (compared by identity)."""
+        return snap
+
+    def view(self) -> tuple:
+        """The widget's own settings the lines depend on (e.g. a mode)."""
+        return ()
+
+    def rows(self, snap: Snapshot | None, width: int, height: int) -> list[Strip]:
+        raise NotImplementedError
+
+    def render_line(self, y: int) -> Strip:
+        w, h = self.size
+        basis = self.basis(self.snap)
+        if basis is not self._basis or self._built_for != (w, h, self.view()):
+            self._basis, self._built_for = basis, (w, h, self.view())
+            self._lines = self.rows(self.snap, w, h) if w > 0 and h > 0 else []
+        return self._lines[y] if y < len(self._lines) else blank(w)

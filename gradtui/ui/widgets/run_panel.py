@@ -1,0 +1,85 @@
+"""One run's panels: status bar, gradient rows, depth profile, loss plot and decision boundary.
+The App composes one per source, so two runs side by side are two of these."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+
+from gradtui.stats import Snapshot
+from gradtui.ui import views as R
+from gradtui.ui.keys import key
+from gradtui.ui.widgets.boundary import BoundaryMap
+from gradtui.ui.widgets.depth_profile import DepthProfile
+from gradtui.ui.widgets.grad_rows import GradRows
+from gradtui.ui.widgets.loss_plot import LossPlot
+from gradtui.ui.widgets.status_bar import StatusBar
+
+GRADS_TITLE = f"log10 |dL/dW| per layer (input at top)  1e{R.LOG_LO:.0f} … 1e{R.LOG_HI:.0f}"
+
+
+class RunPanel(Vertical):
+    """Shows the snapshots of run ``run_id`` (``show(snap)``); never touches a trainer."""
+
+    DEFAULT_CSS = "RunPanel { height: 1fr; width: 1fr; }"
+
+    def __init__(self, run_id: str, hide_wallclock: bool = False, **kw) -> None:
+        super().__init__(**kw)
+        self.run_id = run_id
+        self.hide_wallclock = hide_wallclock
+        self.snap: Snapshot | None = None
+        self._views: list = []  # the widgets every snapshot goes to
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self.hide_wallclock, classes="status")
+        with Vertical(classes="main"):
+            with Horizontal(classes="top"):
+                yield GradRows(classes="grads")
+                yield DepthProfile(classes="profile")
+            with Horizontal(classes="bottom"):
+                yield LossPlot(classes="loss")
+                yield BoundaryMap(classes="boundary")
+
+    def on_mount(self) -> None:
+        self.query_one(GradRows).border_title = GRADS_TITLE
+        self.query_one(BoundaryMap).border_title = "decision boundary"
+        self._title_loss()
+        self._title_profile()
+        self.query_one(StatusBar).show(self.snap)
+
+    def show(self, snap: Snapshot) -> None:
+        self.snap = snap
+        if not self._views:  # looked up once
+            self._views = [self.query_one(t) for t in (StatusBar, GradRows, DepthProfile, LossPlot, BoundaryMap)]
+        for w in self._views:
+            w.show(snap)
+
+    def show_history(self, snap: Snapshot) -> None:
+        """An earlier snapshot: only the loss plot's long view takes it."""
+        self.query_one(LossPlot).show(snap)
+
+    def fail(self, error: str) -> None:
+        bar = self.query_one(StatusBar)
+        bar.error = error
+        bar.show(self.snap)
+
+    def cycle_profile(self) -> None:
+        self.query_one(DepthProfile).cycle()
+        self._title_profile()
+
+    def toggle_log(self) -> bool:
+        log = self.query_one(LossPlot).toggle_log()
+        self._title_loss()
+        return log
+
+    def redraw(self) -> None:
+        """Draw the loss plot now (a screenshot cannot wait for its timer)."""
+        self.query_one(LossPlot).redraw(force=True)
+
+    def _title_profile(self) -> None:
+        prof = self.query_one(DepthProfile)
+        prof.border_title = f"{prof.title}  {key('panel')}"
+
+    def _title_loss(self) -> None:
+        plot = self.query_one(LossPlot)
+        plot.border_title = f"loss ({'log10' if plot.log_y else 'linear'})  {key('log_y')} toggles"

@@ -1,0 +1,112 @@
+"""The line-drawn widgets' pure renderers, called without an app: ``rows(snap, width, height)`` on
+constructed snapshots (NaN/inf, no steps yet, many layers, tiny panels)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gradtui.config import Config
+from gradtui.numfmt import num
+from gradtui.stats import LAYER_COL, Boundary, Snapshot
+from gradtui.trainer import Trainer
+from gradtui.ui import views as R
+from gradtui.ui.views import DEPTH_MODES
+from gradtui.ui.widgets import boundary, depth_profile, grad_rows
+from gradtui.ui.widgets.lines import plain
+from gradtui.ui.widgets.status_bar import status_text
+
+SMALL = Config(name="tiny", depth=3, width=8, n_samples=200, batch_size=16, activation="sigmoid",
+               init="xavier_normal", lr=0.1)
+
+
+@pytest.fixture(scope="module")
+def snap() -> Snapshot:
+    tr = Trainer(SMALL)
+    tr.run_steps(20)
+    return tr.snapshot(boundary=tr.boundary())
+
+
+def with_newest(snap: Snapshot, stat: str, values: dict, status: str = "running") -> Snapshot:
+    layers = np.array(snap.layers)
+    for i, v in values.items():
+        layers[-1, i, LAYER_COL[stat]] = v
+    return Snapshot.build(snap.config, snap.layer_names, snap.step, status, np.array(snap.steps),
+                          np.array(snap.glob), layers, task=snap.task, boundary=snap.boundary)
+
+
+def test_view_helpers_are_nan_safe():
+    s = R.spark_columns(np.array([np.nan, -np.inf, -100, R.LOG_LO, R.LOG_HI, 50]))[0]
+    assert s[0] == "·" and s[1] == "·" and s[2] == "▁" and s[4] == "█" and s[5] == "█"
+    assert R.groups(21, 13)[0] == (0, 2) and R.groups(21, 13)[-1] == (20, 21) and len(R.groups(21, 13)) == 13
+    b = R.bucket_mean(np.array([[1.0], [np.nan], [3.0], [np.inf]]), 2)
+    assert b[0, 0] == 1.0 and b[1, 0] == 3.0
+
+
+def test_grad_rows_survive_nan_and_share_one_scale(snap):
+    bad = with_newest(snap, "grad_norm", {0: np.nan, 1: 1e-9, 2: 1e-1}, status="diverged")
+    lines = plain(grad_rows.rows(bad, 80, 10))
+    assert len(lines) == bad.n_layers and all(len(s) <= 80 for s in lines)
+    # a layer gone non-finite keeps showing its last finite value, tagged NaN/inf
+    last = snap.layers[-2, 0, LAYER_COL["grad_norm"]]
+    assert "NaN/inf" in lines[0] and f"last {num(last)} NaN/inf" in lines[0] and " nan" not in lines[0]
+    # the same scale for every row: 1e-9 draws a low bar, 1e-1 a high one
+    assert lines[1].rstrip().split()[1][-1] in "▁▂" and lines[2].split()[1][-1] in "▆▇"
+    assert "DIVERGED" in status_text(bad).plain and "c (clip), then r (restart)" in status_text(bad).plain
+
+
+def test_rows_before_any_snapshot_and_before_the_first_step():
+    assert plain(grad_rows.rows(None, 40, 5)) == [grad_rows.WAITING]
+    assert depth_profile.rows(None, 40, 5) == [] and boundary.rows(None, 40, 5) == []
+    fresh = Trainer(SMALL).snapshot(status="compiling")
+    for render in (grad_rows.rows, depth_profile.rows):
+        lines = plain(render(fresh, 60, 10))
+        assert len(lines) == fresh.n_layers
+        assert all("no steps yet" in s and "nan" not in s for s in lines)
+
+
+@pytest.mark.parametrize("mode", DEPTH_MODES, ids=[m.stat for m in DEPTH_MODES])
+def test_every_depth_mode_draws_one_bar_per_layer(snap, mode):
+    lines = plain(depth_profile.rows(snap, 40, 10, mode))
+    assert [s.split()[0] for s in lines] == list(snap.layer_names)
+    assert all(len(s) <= 40 for s in lines)
+    if mode.guide is not None:  # the guide sits in the same column on every row
+        cols = {s.find("|") if "|" in s else s.find("┃") for s in lines}
+        assert len(cols) == 1 and -1 not in cols
+
+
+def test_depth_bars_are_full_at_the_top_of_the_scale_and_empty_below(snap):
+    full = with_newest(snap, "dead", {0: 1.0, 1: 0.0})
+    mode = next(m for m in DEPTH_MODES if m.stat == "dead")
+    lines = plain(depth_profile.rows(full, 40, 10, mode))
+    assert "100.0%" in lines[0] and lines[0].count("█") > 20 and "█" not in lines[1]
+
+
+@pytest.mark.parametrize("width, height", [(1, 1), (4, 2), (200, 1), (30, 100)])
+def test_extreme_panel_sizes(snap, width, height):
+    g = grad_rows.rows(snap, width, height)
+    assert len(g) == min(height, snap.n_layers) and all(s.cell_length <= max(width, 1) for s in g)
+    d = depth_profile.rows(snap, width, height)
+    assert len(d) == min(height, snap.n_layers)
+    b = boundary.rows(snap, width, height)
+    assert b == [] if width < 2 else (len(b) == height and all(s.cell_length == width for s in b))
+
+
+def test_boundary_draws_the_training_points_over_the_regions(snap):
+    bd = snap.boundary
+    one = Boundary(extent=bd.extent, values=np.zeros_like(bd.values), points=bd.points[:1],
+                   labels=np.ones(1, dtype=bd.labels.dtype))
+    lines = boundary.rows(Snapshot.build(snap.config, snap.layer_names, snap.step, snap.status, snap.steps,
+                                         snap.glob, snap.layers, task="classify", boundary=one), 40, 10)
+    colours = {(seg.style.color.name, seg.style.bgcolor.name) for line in lines for seg in line}
+    region, point = boundary.PALETTE[0][0], boundary.PALETTE[1][1]
+    assert any(point in pair for pair in colours)  # the one point, in class 1's bright tone
+    assert all(region in pair for pair in colours)  # everything else: class 0's region
+
+
+def test_a_many_layer_net_groups_rows_and_keeps_out_alone():
+    cfg = Config(depth=150, width=4, activation="tanh", init="xavier_normal", n_samples=200, batch_size=16)
+    tr = Trainer(cfg)
+    tr.run_steps(3)
+    lines = plain(grad_rows.rows(tr.snapshot(), 80, 20))
+    assert len(lines) == 20 and lines[-1].startswith("out ") and lines[0].startswith("h01-")
