@@ -88,6 +88,14 @@ DATASETS: dict[str, DataSpec] = {
 }
 
 
+def n_outputs(name: str, n_classes: int) -> int:
+    """Output units of a data set: its classes (spiral and gaussian take ``n_classes``, the others
+    2), or 1 for regression."""
+    if DATASETS[name].task != "classify":
+        return 1
+    return n_classes if name in ("spiral", "gaussian") else 2
+
+
 def make_dataset(name: str, n: int, noise: float, n_classes: int, test_fraction: float, seed: int) -> Dataset:
     spec = DATASETS[name]
     rng = np.random.default_rng([seed, 0xDA7A])  # its own stream: data never depends on the model
@@ -99,8 +107,7 @@ def make_dataset(name: str, n: int, noise: float, n_classes: int, test_fraction:
     mu, sd = x[:n_train].mean(0), x[:n_train].std(0) + 1e-12
     x = (x - mu) / sd
     if spec.task == "classify":
-        k = n_classes if name in ("spiral", "gaussian") else 2
-        t = np.eye(k)[y]
+        t = np.eye(n_outputs(name, n_classes))[y]
         labels = y.astype(np.int64)
     else:
         ym, ys = y[:n_train].mean(), y[:n_train].std() + 1e-12
