@@ -155,12 +155,21 @@ def _range(values) -> str:
     return lo if lo == hi else f"{lo} .. {hi}"
 
 
-def _theory(f: _Facts, layer: str, measured: float) -> str:
-    """' (predicted 1.1e-12: ordered phase, chi1 0.058)' when a modelled prediction is given."""
-    p = f.predicted(layer, "pred_delta_log10")
-    if f.pred is None or not math.isfinite(p):
-        return ""
-    return f" (theory: {num(10 ** p)}, {f.pred.phase} phase, chi1 {num(f.pred.chi1)})"
+def _ratios(f: _Facts) -> str:
+    """The measured delta_norm (and, with a prediction, grad_norm) ratio of the first hidden layer to
+    the last, each with the theory's prediction beside it when a modelled one is given."""
+    d, g = f.row["delta_norm"], f.row["grad_norm"]
+    first, last = f.names[0], f.names[f.n_hidden - 1]
+    out = []
+    for stat, v, key in (("delta_norm", d, "pred_delta_log10"), ("grad_norm", g, "pred_grad_log10")):
+        p = f.predicted(first, key)
+        if f.n_hidden < 2 or (stat == "grad_norm" and not math.isfinite(p)):
+            continue
+        theory = f", theory {num(10 ** p)}" if math.isfinite(p) else ""
+        out.append(f"{stat} {first}/{last} = {num(v[0] / v[f.n_hidden - 1])}{theory}")
+    if out and f.pred is not None:
+        out[-1] += f" ({f.pred.phase} phase, chi1 = {num(f.pred.chi1)})"
+    return "; ".join(out)
 
 
 def _per_layer(f: _Facts) -> str:
@@ -170,10 +179,11 @@ def _per_layer(f: _Facts) -> str:
         return ""
     n = f.n_hidden - 1
     act, sw = f.cfg.activation, f.sigma_w()
-    if f.pred is not None and math.isfinite(getattr(f.pred, "chi1", math.nan)):
-        est = math.sqrt(f.pred.chi1)
+    p = f.predicted(f.names[0], "pred_delta_log10")
+    if math.isfinite(p):  # the theory's layer-by-layer product (the transient included, not chi1 alone)
+        est = 10 ** (p / n)
         head = (f"Each {act} layer multiplies the back-propagated signal by about sigma_w*sqrt(E[f'^2])"
-                f" = sqrt(chi1) = {num(est)}, so {n} layers give {num(est ** n)}")
+                f" = {num(est)} (theory), so {n} layers give {num(10 ** p)}")
     elif f.plain_mlp() and math.isfinite(sw):
         est = sw * f.act.max_slope
         head = (f"Each {act} layer multiplies the back-propagated signal by at most sigma_w*max|f'| = "
@@ -230,9 +240,8 @@ def _exploding(f: _Facts) -> Finding | None:
     if grew:
         i = grew[0]
         ev += f"; {f.names[i]} grew from {num(g0[i])} to {num(g[i])} over the last {n} steps"
-    per, ratio = f.delta_factor()
-    if math.isfinite(ratio):
-        ev += f"; delta_norm {f.names[0]}/{f.names[f.n_hidden - 1]} = {num(ratio)}" + _theory(f, f.names[0], ratio)
+    per, _ = f.delta_factor()
+    ev += "; " + _ratios(f) if f.n_hidden > 1 else ""
     mech = _per_layer(f) if per > 1 and not f.diverged else ""
     sw = f.sigma_w()
     if f.diverged:
@@ -313,9 +322,7 @@ def _vanishing(f: _Facts) -> Finding | None:
     ev = (f"gradient norm {_range(g[idx])} in {_span(f, idx)}; the largest is {f.names[top]}'s "
           f"{num(g[top])} (rule: < {R.VANISH_ABS:g}, or < {R.VANISH_REL:g} x the largest); "
           f"{f.names[0]}/{f.names[-1]} = {num(g[0] / g[-1])}")
-    per, ratio = f.delta_factor()
-    if math.isfinite(ratio):
-        ev += f"; delta_norm {f.names[0]}/{f.names[f.n_hidden - 1]} = {num(ratio)}" + _theory(f, f.names[0], ratio)
+    ev += "; " + _ratios(f) if f.n_hidden > 1 else ""
     mech = _per_layer(f)
     a = f.row["act_std"][: f.n_hidden]
     if len(a) > 1 and a[-1] < R.VANISH_REL * a[0]:
