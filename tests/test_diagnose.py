@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from gradtui import diagnose as D
+from gradtui import evidence as E
 from gradtui.activations import ACTIVATIONS
 from gradtui.config import Config
 from gradtui.numfmt import num
@@ -289,9 +290,9 @@ def test_chance_classification_needs_enough_steps():
     stuck = edit(s, rows=slice(None), glob={"loss": math.log(3)})
     f = only(D.diagnose(stuck), "chance")
     assert "ln 3 = 1.099" in f.evidence and "(chance 33%)" in f.evidence
-    early = edit(stuck, step=D.MIN_STEPS_CHANCE - 1)
+    early = edit(stuck, step=E.MIN_STEPS_CHANCE - 1)
     assert "chance" not in regimes_of(D.diagnose(early))  # a fresh net starts at chance
-    off = edit(s, rows=slice(None), glob={"loss": math.log(3) * (1 + 2 * D.CHANCE_LOSS_TOL)})
+    off = edit(s, rows=slice(None), glob={"loss": math.log(3) * (1 + 2 * E.CHANCE_LOSS_TOL)})
     assert "chance" not in regimes_of(D.diagnose(off))
 
 
@@ -299,7 +300,7 @@ def test_chance_two_classes_and_regression():
     two = edit(base(TINY.replace(dataset="moons")), rows=slice(None), glob={"loss": math.log(2)})
     assert "ln 2" in only(D.diagnose(two), "chance").evidence
     reg = base(TINY.replace(dataset="regression"))
-    stuck = edit(reg, rows=slice(None), glob={"loss": D.REGRESSION_CHANCE_LOSS})
+    stuck = edit(reg, rows=slice(None), glob={"loss": E.REGRESSION_CHANCE_LOSS})
     f = only(D.diagnose(stuck), "chance")
     assert "mean squared error" in f.evidence and "accuracy" not in f.evidence
     assert "chance" not in regimes_of(D.diagnose(edit(reg, rows=slice(None), glob={"loss": math.log(3)})))
@@ -315,7 +316,7 @@ def test_update_ratio_far_from_1e3_in_either_direction():
     # converged (loss far below chance): small steps are expected, not a finding
     converged = edit(s, rows=slice(None), update_ratio=1e-7, glob={"loss": 1e-4})
     assert regimes_of(D.diagnose(converged)) == ["healthy"]
-    near = edit(s, rows=slice(None), update_ratio=D.HEALTHY_UPDATE_RATIO * D.UPDATE_RATIO_FAR / 2)
+    near = edit(s, rows=slice(None), update_ratio=E.HEALTHY_UPDATE_RATIO * E.UPDATE_RATIO_FAR / 2)
     assert regimes_of(D.diagnose(near)) == ["healthy"]
 
 
