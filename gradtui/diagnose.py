@@ -318,6 +318,6 @@ def format_findings(findings, width: int = 80, top: int = 3) -> str:
             continue
         shown.append(x.remedies)
         for j, r in enumerate(x.remedies[:top]):
-            lines += para(f"{'try' if j == 0 else 'or'} [{r.key}] ", f"{r.action}: {r.why}")
+            lines += para("try " if j == 0 else "or ", f"{r.action}: {r.why}")
         lines += para("does not help: ", x.not_helping)
     return "\n".join(lines)

@@ -90,7 +90,8 @@ def test_preset_is_diagnosed_as_what_it_demonstrates(name, steps, sets, first, p
         assert f.evidence and (f.mechanism or f.regime == "no_data")
         if f.regime != "healthy":
             assert f.remedies, f
-            assert f"[{f.remedies[0].key}]" in text
+            assert all(r.action.startswith(r.key + " ") for r in f.remedies)  # the key comes first
+    assert all(f"try {x.remedies[0].key} " in text for x in fs if x.remedies)
 
 
 def test_deep_sigmoid_mechanism_numbers_come_from_the_registry_and_the_weights():
@@ -338,6 +339,6 @@ def test_headless_summary_has_the_diagnosis(capsys):
     out = capsys.readouterr().out
     assert rc == 0
     section = out[out.index("\ndiagnosis:\n") + 1:]
-    assert "* Vanishing gradients in h01-" in section and "try [a]" in section
+    assert "* Vanishing gradients in h01-" in section and "try a (activation sigmoid -> " in section
     assert "Stuck at chance after 300 steps" in section
     assert max(len(line) for line in section.splitlines()) <= 80
