@@ -68,8 +68,9 @@ def _diverged(f: Facts) -> Finding | None:
     steps, gn = snap.steps, snap.global_series("grad_norm")
     bad = k + 1 if k is not None and k + 1 < len(steps) else len(steps) - 1
     ev = f"step {int(steps[bad])}: loss {num(snap.global_series('loss')[bad])}, gradient norm {num(gn[bad])}"
-    mech = ("Each step made the weights larger and the next gradient larger still, until the numbers "
-            "left floating-point range: the weights are now NaN/inf.")
+    mech = ("The loss or a gradient left floating-point range (typically each step made the weights "
+            "larger and the next gradient larger still); that update was skipped, but the weights "
+            "before it are blown up, so every step from them diverges again.")
     if k is not None:
         ur = f.row["update_ratio"]
         top = float(np.nanmax(ur)) if np.isfinite(ur).any() else math.nan
@@ -292,9 +293,9 @@ def _healthy(f: Facts) -> Finding:
     g = g[np.isfinite(g) & (g > 0)]
     spread = f"{num(g.max() / g.min())}x" if len(g) else "nan"
     acc = f"; train accuracy {pct(f.glob_mean('train_acc'), 0)}" if f.task == "classify" else ""
-    ur = f.row["update_ratio"]
+    ur, act = f.row["update_ratio"], f.row["act_std"][: f.n_hidden]
     ev = (f"gradient norms {value_range(g)} (largest/smallest {spread}); update ratio {value_range(ur)}; "
-          f"loss {num(f.glob_mean('loss'), 3)}{acc}")
+          f"activation std {value_range(act)}; loss {num(f.glob_mean('loss'), 3)}{acc}")
     return Finding("healthy", "Healthy: gradients balanced across the layers", ev,
                    "No layer is vanishing, exploding, dead or saturated by the regime rule, and the "
                    "steps are a sensible size.")
