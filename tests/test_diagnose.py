@@ -342,3 +342,6 @@ def test_headless_summary_has_the_diagnosis(capsys):
     assert "* Vanishing gradients in h01-" in section and "try a (activation sigmoid -> " in section
     assert "Stuck at chance after 300 steps" in section
     assert max(len(line) for line in section.splitlines()) <= 80
+    rc = main(["--preset", "exploding", "--headless", "--steps", "100"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "\ndiagnosis:\n  * Diverged: the loss or a gradient is NaN/inf\n" in out
