@@ -269,12 +269,14 @@ def _chance(f: Facts, found: list[Finding]) -> Finding:
     loss, n = f.glob_mean("loss"), len(f.recent)
     if f.task == "classify":
         k = f.k_classes
-        ev = (f"loss {num(loss, 4)} (mean of the last {n} steps), chance ln {k} = {num(math.log(k), 4)}; "
-              f"train accuracy {pct(f.glob_mean('train_acc'), 0)} (chance {pct(1 / k, 0)})")
+        ev = (f"loss {num(loss, 4)} (mean of the last {n} steps), test loss {num(f.test_loss(), 4)}, chance "
+              f"ln {k} = {num(math.log(k), 4)}; train accuracy {pct(f.glob_mean('train_acc'), 0)} (chance "
+              f"{pct(1 / k, 0)})")
         mech = (f"A cross-entropy of ln {k} means the net gives every class about 1/{k}: after "
                 f"{f.snap.step} steps it has learnt almost nothing it can use.")
     else:  # the targets are standardised: predicting their mean is the regression's chance level
-        ev = f"loss {num(loss, 4)} (mean squared error of the last {n} steps), chance {num(REGRESSION_CHANCE_LOSS)}"
+        ev = (f"loss {num(loss, 4)} (mean squared error of the last {n} steps), test loss "
+              f"{num(f.test_loss(), 4)}, chance {num(REGRESSION_CHANCE_LOSS)}")
         mech = (f"A mean squared error of {num(REGRESSION_CHANCE_LOSS)}, the variance of the standardised "
                 f"targets, means the net predicts about their mean after {f.snap.step} steps.")
     cause = min((x for x in found if x.regime in CAUSES), key=lambda x: CAUSES.index(x.regime), default=None)

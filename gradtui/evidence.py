@@ -60,10 +60,21 @@ class Facts:
     def chance_loss(self) -> float:
         return math.log(self.k_classes) if self.task == "classify" else REGRESSION_CHANCE_LOSS
 
+    def test_loss(self) -> float:
+        """The newest held-out data loss of the window (NaN before the first evaluation)."""
+        v = self.snap.global_series("test_loss")
+        v = v[np.isfinite(v)]
+        return float(v[-1]) if len(v) else math.nan
+
     def at_chance(self) -> bool:
-        loss = self.glob_mean("loss")
-        return (self.snap.step >= MIN_STEPS_CHANCE and not self.diverged
-                and abs(loss - self.chance_loss()) <= CHANCE_LOSS_TOL * self.chance_loss())
+        """The data loss is at chance and the training batches are not fitted either. The training
+        objective is the data loss unless L1/L2 is on; then it includes the penalty and the held-out
+        loss (the newest evaluation) stands in for it."""
+        c, tol = self.chance_loss(), CHANCE_LOSS_TOL
+        train = self.glob_mean("loss")
+        data = self.test_loss() if (self.cfg.l1 or self.cfg.l2) else train
+        return (self.snap.step >= MIN_STEPS_CHANCE and not self.diverged and train >= (1 - tol) * c
+                and abs(data - c) <= tol * c)
 
     def converged(self) -> bool:
         return self.glob_mean("loss") < CONVERGED_LOSS_FRAC * self.chance_loss()

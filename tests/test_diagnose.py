@@ -145,6 +145,15 @@ def test_the_top_remedy_cures_the_finding(name, steps, sets, regime, more):
     assert regime not in after and "chance" not in after, (f.remedies[0], after)
 
 
+@pytest.mark.parametrize("change", [{"clip": "global_norm"}, {"l2": 1e-3}, {"schedule": "exponential"}])
+def test_what_the_vanishing_finding_says_does_not_help_does_not(change):
+    """Clipping, L2 and learning-rate decay, named under not_helping, leave deep-sigmoid vanishing."""
+    f = findings("deep-sigmoid", 1000)[0]
+    assert f.regime == "vanishing"
+    tr = run("deep-sigmoid", 2000, (), [(1000, Command("set", change))])
+    assert regimes_of(D.diagnose(tr.snapshot()))[:2] == ["vanishing", "chance"]
+
+
 def test_every_remedy_key_is_bound_in_the_dashboard_to_its_action():
     from gradtui.app import GradApp
 
@@ -288,23 +297,34 @@ def test_saturated_and_dead():
 
 def test_chance_classification_needs_enough_steps():
     s = base()
-    stuck = edit(s, rows=slice(None), glob={"loss": math.log(3)})
+    stuck = edit(s, rows=slice(None), glob={"loss": math.log(3), "test_loss": math.log(3)})
     f = only(D.diagnose(stuck), "chance")
     assert "ln 3 = 1.099" in f.evidence and "(chance 33%)" in f.evidence
     early = edit(stuck, step=E.MIN_STEPS_CHANCE - 1)
     assert "chance" not in regimes_of(D.diagnose(early))  # a fresh net starts at chance
-    off = edit(s, rows=slice(None), glob={"loss": math.log(3) * (1 + 2 * E.CHANCE_LOSS_TOL)})
+    off = edit(s, rows=slice(None), glob={"loss": math.log(3) * (1 + 2 * E.CHANCE_LOSS_TOL),
+                                          "test_loss": math.log(3) * (1 + 2 * E.CHANCE_LOSS_TOL)})
     assert "chance" not in regimes_of(D.diagnose(off))
+    # an L2 penalty lifts the training objective above ln K: the held-out data loss decides
+    penalised = edit(stuck, cfg=TINY.replace(l2=0.1), rows=slice(None), glob={"loss": 2 * math.log(3)})
+    assert "chance" in regimes_of(D.diagnose(penalised))
+    # fits its training batches but not the test set: overfitting, not chance
+    overfit = edit(stuck, rows=slice(None), glob={"loss": 0.01})
+    assert "chance" not in regimes_of(D.diagnose(overfit))
+    # ... and before the first evaluation nothing says what the data loss is: no claim
+    no_eval = edit(penalised, rows=slice(None), glob={"test_loss": np.nan})
+    assert "chance" not in regimes_of(D.diagnose(no_eval))
 
 
 def test_chance_two_classes_and_regression():
-    two = edit(base(TINY.replace(dataset="moons")), rows=slice(None), glob={"loss": math.log(2)})
+    two = edit(base(TINY.replace(dataset="moons")), rows=slice(None),
+               glob={"loss": math.log(2), "test_loss": math.log(2)})
     assert "ln 2" in only(D.diagnose(two), "chance").evidence
     reg = base(TINY.replace(dataset="regression"))
-    stuck = edit(reg, rows=slice(None), glob={"loss": E.REGRESSION_CHANCE_LOSS})
+    stuck = edit(reg, rows=slice(None), glob={"loss": E.REGRESSION_CHANCE_LOSS, "test_loss": 1.0})
     f = only(D.diagnose(stuck), "chance")
     assert "mean squared error" in f.evidence and "accuracy" not in f.evidence
-    assert "chance" not in regimes_of(D.diagnose(edit(reg, rows=slice(None), glob={"loss": math.log(3)})))
+    assert "chance" not in regimes_of(D.diagnose(edit(stuck, rows=slice(None), glob={"loss": math.log(3)})))
 
 
 def test_update_ratio_far_from_1e3_in_either_direction():
