@@ -66,18 +66,22 @@ class Facts:
         v = v[np.isfinite(v)]
         return float(v[-1]) if len(v) else math.nan
 
+    def data_loss(self) -> float:
+        """The recent training loss, or with L1/L2 on (the objective then carries the penalty) the
+        newest held-out loss."""
+        return self.test_loss() if (self.cfg.l1 or self.cfg.l2) else self.glob_mean("loss")
+
     def at_chance(self) -> bool:
         """The data loss is at chance and the training batches are not fitted either. The training
         objective is the data loss unless L1/L2 is on; then it includes the penalty and the held-out
         loss (the newest evaluation) stands in for it."""
         c, tol = self.chance_loss(), CHANCE_LOSS_TOL
-        train = self.glob_mean("loss")
-        data = self.test_loss() if (self.cfg.l1 or self.cfg.l2) else train
+        train, data = self.glob_mean("loss"), self.data_loss()
         return (self.snap.step >= MIN_STEPS_CHANCE and not self.diverged and train >= (1 - tol) * c
                 and abs(data - c) <= tol * c)
 
     def converged(self) -> bool:
-        return self.glob_mean("loss") < CONVERGED_LOSS_FRAC * self.chance_loss()
+        return self.data_loss() < CONVERGED_LOSS_FRAC * self.chance_loss()
 
     def sigma_w(self) -> float:
         """sigma_w of the hidden-to-hidden weights, sqrt(fan_in Var W) = |W|_F / sqrt(fan_out),

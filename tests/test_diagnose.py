@@ -337,6 +337,10 @@ def test_update_ratio_far_from_1e3_in_either_direction():
     # converged (loss far below chance): small steps are expected, not a finding
     converged = edit(s, rows=slice(None), update_ratio=1e-7, glob={"loss": 1e-4})
     assert regimes_of(D.diagnose(converged)) == ["healthy"]
+    # with L2 the objective carries the penalty: the held-out loss says whether it has learnt
+    l2 = edit(s, cfg=TINY.replace(l2=0.1), rows=slice(None), update_ratio=1e-7, glob={"loss": 0.7})
+    assert regimes_of(D.diagnose(edit(l2, rows=slice(None), glob={"test_loss": 1e-3}))) == ["healthy"]
+    assert "update_ratio_low" in regimes_of(D.diagnose(edit(l2, rows=slice(None), glob={"test_loss": 0.7})))
     near = edit(s, rows=slice(None), update_ratio=E.HEALTHY_UPDATE_RATIO * E.UPDATE_RATIO_FAR / 2)
     assert regimes_of(D.diagnose(near)) == ["healthy"]
 
