@@ -58,7 +58,18 @@ def summary(trainer) -> str:
     lines.append(f"final loss: {num(loss, 4)}")  # the dashboard's format, with more digits
     lines.append(f"train acc (mean of last {min(ACC_WINDOW, len(recent))} steps): {pct(acc)}")
     lines.append(f"last test acc: {pct(test)}  (test loss {num(tloss, 4)})")
+    lines += ["", diagnosis(trainer)]
     return "\n".join(lines)
+
+
+def diagnosis(trainer) -> str:
+    """The summary's ``diagnosis:`` section: :func:`gradtui.diagnose.diagnose` of the newest
+    window (what the dashboard would show now), with the theory's prediction for this network
+    beside the measured ratios, at most 80 columns wide."""
+    from gradtui import theory
+    from gradtui.diagnose import diagnose, format_findings
+
+    return format_findings(diagnose(trainer.snapshot(), theory.predict(trainer.cfg, trainer.data.x_train)))
 
 
 @contextlib.contextmanager

@@ -35,6 +35,7 @@ from typing import Any
 
 from gradtui.claims import AGAINST, MEASURES, OPS, RELATIVE, Claim, measure_all
 from gradtui.config import FIELDS, Config
+from gradtui.keymap import KEYMAP
 from gradtui.numfmt import num
 from gradtui.presets import PresetError, _hint, _read_toml, check_config, check_value, load_preset, presets_dir
 from gradtui.tomlfields import LessonError, no_extra, take
@@ -43,13 +44,11 @@ NAME_RE = re.compile(r"^(\d\d)-[a-z0-9-]+\.toml$")
 MAX_RUN = 20_000  # steps per phase (a lesson is short; the ring keeps a phase whole)
 
 # Key -> (config field, how it changes it): "cycle" through the field's choices (+1 / -1),
-# "toggle" a boolean, "double"/"halve" the learning rate. r (reset) and p (preset) are separate.
+# "toggle" a boolean, "double"/"halve" the learning rate; from the one key table (gradtui.keymap).
+# r (reset) and p (preset) are separate.
 KEYS: dict[str, tuple[str, str, int]] = {
-    "a": ("activation", "cycle", 1), "A": ("activation", "cycle", -1), "i": ("init", "cycle", 1),
-    "c": ("clip", "cycle", 1), "o": ("optimizer", "cycle", 1), "d": ("dataset", "cycle", 1),
-    "+": ("lr", "double", 2), "-": ("lr", "halve", 2), "R": ("residual", "toggle", 0),
-    "b": ("batchnorm", "toggle", 0),
-}
+    k.shown: (k.field, k.how, int(k.step)) if k.how != "scale" else (k.field, "double" if k.step > 1 else "halve", 2)
+    for k in KEYMAP if k.field}
 OTHER_KEYS = {"r", "p"}
 
 

@@ -15,12 +15,9 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from gradtui.activations import ACTIVATIONS
-from gradtui.commands import Command, LoadPreset, Reinit, Reset, SetFields, Step, TogglePause
+from gradtui.commands import Command, LoadPreset, Reset, Step, TogglePause
 from gradtui.config import Config
-from gradtui.data import DATASETS
-from gradtui.initializers import INITIALIZERS
-from gradtui.optimizers import CLIPPING, OPTIMIZERS
+from gradtui.keymap import BY_SHOWN
 from gradtui.stats import Snapshot
 from gradtui.ui import keys
 from gradtui.ui.messages import SnapshotMessage, TrainerFailed
@@ -29,12 +26,6 @@ from gradtui.ui.widgets.run_panel import RunPanel
 from gradtui.watchdog import Watchdog
 
 MIN_SIZE = (60, 16)
-
-
-def _cycle(options: Iterable[str], current: str, step: int = 1) -> str:
-    opts = list(options)
-    i = opts.index(current) if current in opts else -1
-    return opts[(i + step) % len(opts)]
 
 
 class GradApp(App[int]):
@@ -147,36 +138,35 @@ class GradApp(App[int]):
     def submit(self, cmd: Command) -> None:
         self.source.submit(cmd)
 
-    def _set(self, **changes) -> Config:
-        self.submit(SetFields.of(**changes))
-        return self.intent
+    def _press(self, shown: str) -> None:
+        """What one press of a setting key sends (the key table says which field and how)."""
+        self.submit(BY_SHOWN[shown].command(self.intent))
 
     def action_activation(self, step: int = 1) -> None:
-        self._set(activation=_cycle(ACTIVATIONS, self.intent.activation, step))
+        self._press("a" if step > 0 else "A")
 
     def action_init(self) -> None:
-        init = _cycle(INITIALIZERS, self.intent.init)
-        self.submit(Reinit(init))
-        self.notify(f"weights re-initialised with {init}", timeout=2)
+        self._press("i")
+        self.notify(f"weights re-initialised with {self.intent.init}", timeout=2)
 
     def action_clip(self) -> None:
-        self._set(clip=_cycle(CLIPPING, self.intent.clip))
+        self._press("c")
 
     def action_optimizer(self) -> None:
-        opt = self._set(optimizer=_cycle(OPTIMIZERS, self.intent.optimizer)).optimizer
-        self.notify(f"optimiser {opt}: optimiser state reset", timeout=2)
+        self._press("o")
+        self.notify(f"optimiser {self.intent.optimizer}: optimiser state reset", timeout=2)
 
     def action_lr(self, factor: float) -> None:
-        self._set(lr=float(min(1e6, max(1e-12, self.intent.lr * factor))))
+        self._press("+" if factor > 1 else "-")
 
     def action_residual(self) -> None:
-        self._set(residual=not self.intent.residual)
+        self._press("R")
 
     def action_batchnorm(self) -> None:
-        self._set(batchnorm=not self.intent.batchnorm)
+        self._press("b")
 
     def action_dataset(self) -> None:
-        self._set(dataset=_cycle(DATASETS, self.intent.dataset))
+        self._press("d")
 
     def action_pause(self) -> None:
         self.submit(TogglePause())

@@ -16,7 +16,7 @@ from gradtui.initializers import INITIALIZERS
 from gradtui.numfmt import num
 from gradtui.optimizers import CLIPPING, OPTIMIZERS
 from gradtui.trainer import Trainer
-from gradtui.ui.app import GradApp, _cycle
+from gradtui.ui.app import GradApp
 from gradtui.ui.messages import SnapshotMessage, TrainerFailed
 from gradtui.ui.sources import LiveSource, StaticSource, make_app
 from gradtui.ui.widgets import DepthProfile, GradRows, LossPlot, RunPanel, StatusBar
@@ -27,6 +27,11 @@ from ui_fakes import EchoSource, snapshot_of
 SMALL = Config(name="tiny", depth=3, width=8, n_samples=200, batch_size=16, activation="sigmoid",
                init="xavier_normal", lr=0.1)
 ACTS = list(ACTIVATIONS)
+
+
+def _cycle(options, current, step=1):  # the next choice, written out independently of the key table
+    opts = list(options)
+    return opts[(opts.index(current) + step) % len(opts)]
 
 
 def running(app: GradApp) -> bool:
