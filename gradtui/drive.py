@@ -25,6 +25,7 @@ import time
 from typing import TYPE_CHECKING, Callable, Iterable
 
 from gradtui.commands import Command
+from gradtui.explain import Explainer
 from gradtui.stats import Boundary, Snapshot
 
 if TYPE_CHECKING:  # (the trainer reads its chunk length from here)
@@ -106,13 +107,19 @@ class Runner:
         self.stop_requested = False
         self._boundary: Boundary | None = None
         self._hist = None
+        self._explainer = Explainer()
+        self._refresh_findings = True
 
     def stop(self) -> None:
         self.stop_requested = True
 
     def _publish(self, status=None, sps=0.0) -> None:
-        self.publish(self.trainer.snapshot(self.window, status=status, boundary=self._boundary, steps_per_sec=sps,
-                                           hist=self._hist))
+        snap = self.trainer.snapshot(self.window, status=status, boundary=self._boundary, steps_per_sec=sps,
+                                     hist=self._hist)
+        if status != "compiling":  # the prediction and the diagnosis (findings on the boundary's beat)
+            snap = self._explainer.annotate(self.trainer, snap, refresh=self._refresh_findings)
+            self._refresh_findings = False
+        self.publish(snap)
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """Compile, then train until ``stop()`` or ``should_stop()``. Publishes every ``1/hz`` s
@@ -172,6 +179,7 @@ class Runner:
         if self.boundary_period and (changed or (ran and now - self._last_bd >= self.boundary_period)):
             self._boundary = tr.boundary()  # and the histograms, on the same slow beat
             self._hist = tr.histograms()
+            self._refresh_findings = True
             self._last_bd = now
         if changed or now >= self._next_pub - PUBLISH_SLACK:
             if now - self._rate_t > RATE_SECONDS:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -148,6 +149,8 @@ class Snapshot:
     commands_taken: int = 0  # commands the trainer had taken off its queue when this was built
     total_steps: int = 0  # steps the trainer ran since it was built, resets included (``step`` restarts)
     hist: Histograms | None = None  # per-layer histograms of a recent step (refreshed with the boundary)
+    prediction: Any = None  # gradtui.theory.Prediction for this network at initialisation (explain.py)
+    findings: tuple = ()  # gradtui.diagnose.Finding's of a recent snapshot, most important first
 
     @staticmethod
     def build(config, layer_names, step, status, steps, glob, layers, **kw) -> "Snapshot":

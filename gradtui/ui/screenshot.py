@@ -8,6 +8,7 @@ import numpy as np
 from gradtui import drive
 from gradtui import kernels as K
 from gradtui.config import Config
+from gradtui.explain import Explainer
 from gradtui.outputs import write_whole
 from gradtui.stats import GLOBAL_COL, Snapshot
 from gradtui.trainer import Trainer
@@ -34,7 +35,8 @@ def fixed_snapshot(cfg: Config, steps: int, status: str | None = None,
 
     drive.run(tr, steps, on_chunk=keep, chunk=window)
     snaps = [_history_snapshot(tr, hist, status)] if len(hist.rows) else []
-    snaps.append(tr.snapshot(window, status=status, boundary=tr.boundary()))
+    last = tr.snapshot(window, status=status, boundary=tr.boundary(), hist=tr.histograms())
+    snaps.append(Explainer().annotate(tr, last))
     return tr, snaps
 
 
