@@ -15,7 +15,7 @@ import pytest
 
 from gradtui.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(ROOT))
 SMALL = ["--preset", "relu-he", "--set", "depth=2", "--set", "width=8"]
 has_dev_full = pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")

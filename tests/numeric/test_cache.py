@@ -17,7 +17,7 @@ import pytest
 
 from gradtui import numba_cache as NC
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 OTHER_UID = 65534  # nobody
 as_root = pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0, reason="needs root (chown)")
 

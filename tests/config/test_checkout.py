@@ -12,7 +12,7 @@ from pathlib import Path
 import gradtui
 from gradtui.presets import list_presets, load_preset, presets_dir
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_imports_the_checkout():

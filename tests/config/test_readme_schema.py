@@ -10,7 +10,7 @@ import numpy as np
 from gradtui.export import record
 from gradtui.stats import GLOBAL_STATS, LAYER_STATS
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def _table_after(text: str, marker: str) -> list[tuple[str, str]]:

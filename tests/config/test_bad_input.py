@@ -19,8 +19,8 @@ import pytest
 from bad_input_cases import CASES, FIFO, Case
 from cli_batch import limit_memory
 
-REPO = Path(__file__).resolve().parent.parent
-BATCH = Path(__file__).resolve().parent / "cli_batch.py"
+REPO = Path(__file__).resolve().parents[2]
+BATCH = Path(__file__).resolve().parents[1] / "cli_batch.py"
 ENV = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1", PYTHONUTF8="1")
 TIMEOUT = 60  # per row; only a regression gets near it (a blocked FIFO, a real run); nothing is timed
 RAW_CONTROL = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")  # anything but the line's own newline
