@@ -46,6 +46,7 @@ class GradApp(App[int]):
             raise ValueError("two sources with one run id")
         self.watchdog: Watchdog | None = None  # the real terminal's (see gradtui.ui.terminal)
         self._panels: dict[str, RunPanel] = {}
+        self.initial_lesson: str | None = None  # a lesson to start once mounted (gradtui learn N)
 
     # ------------------------------------------------------------------ the current run
     @property
@@ -98,6 +99,8 @@ class GradApp(App[int]):
                 s.accept(first[-1])
                 panel.show(first[-1])
             s.start(self)
+        if self.initial_lesson:
+            lesson_panel.start_lesson(self, self.initial_lesson)
 
     def exit(self, result: int | None = None, return_code: int = 0, message=None) -> None:
         self._stop_sources()  # the trainers stop now, not once the widgets are gone

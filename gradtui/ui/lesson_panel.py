@@ -13,10 +13,12 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
+from gradtui.commands import SetFields
+from gradtui.lessons import show_value
 from gradtui.ui.keys import key
 from gradtui.ui.lesson_run import DONE, RUNNING, WAITING, LessonRun
 
-CLOSE = "-close-"
+CLOSE, APPLY = "-close-", "-apply-"
 
 
 def lesson_list() -> dict[str, str]:
@@ -39,12 +41,15 @@ class LessonPicker(ModalScreen[str | None]):
     """
     BINDINGS = [Binding("escape,q,L", "dismiss_none", "close")]
 
-    def __init__(self, lessons: dict[str, str], active: bool) -> None:
+    def __init__(self, lessons: dict[str, str], active: bool, apply: dict | None = None) -> None:
         super().__init__()
-        self.lessons, self.active = lessons, active
+        self.lessons, self.active, self.apply = lessons, active, apply or {}
 
     def compose(self) -> ComposeResult:
         opts = [Option(title, id=stem) for stem, title in self.lessons.items()]
+        if self.apply:  # first: the one a learner in the middle of a step came for
+            what = ", ".join(f"{k} = {show_value(v)}" for k, v in self.apply.items())
+            opts.insert(0, Option(f"[b]apply this step's settings: {what}[/b]", id=APPLY))
         if self.active:
             opts.append(Option("[dim]close the lesson panel[/dim]", id=CLOSE))
         ol = OptionList(*opts)
@@ -108,13 +113,19 @@ def open_lessons(app) -> None:
     if not lessons:
         app.notify("no lessons found (presets/lessons)", severity="warning")
         return
-    app.push_screen(LessonPicker(lessons, current(app) is not None), lambda stem: start_lesson(app, stem))
+    panel = current(app)
+    apply = panel.run.keyless(app.intent) if panel is not None else {}
+    app.push_screen(LessonPicker(lessons, panel is not None, apply), lambda stem: start_lesson(app, stem))
 
 
 def start_lesson(app, stem: str | None) -> None:
     if not stem:
         return
     panel = current(app)
+    if stem == APPLY:
+        if panel is not None and panel.run.keyless(app.intent):
+            app.submit(SetFields.of(**panel.run.keyless(app.intent)))
+        return
     if panel is not None:
         panel._closing = True
         panel.remove()

@@ -14,10 +14,11 @@ import dataclasses
 
 from gradtui.claims import measure_all
 from gradtui.commands import Command, LoadPreset, Reset
-from gradtui.lessons import Lesson, _fill, instruction
+from gradtui.lessons import KEYS, Lesson, _fill, instruction, show_value
 from gradtui.stats import Snapshot
 
 RUNNING, WAITING, DONE = "running", "waiting", "done"
+APPLY_KEY = "L"  # the lessons key (keymap): its picker applies a step's settings that have no key
 
 
 def phase_rows(snap: Snapshot, first_step: int) -> Snapshot:
@@ -92,8 +93,18 @@ class LessonRun:
             self.index += 1
             self.state = WAITING
             self.todo = instruction(self.step, source.intent)
+            if self.keyless(source.intent):
+                self.todo += f" — for the settings without a key press {APPLY_KEY} and pick 'apply'"
             self._seen = []
         return True
+
+    def keyless(self, intent) -> dict:
+        """The step's changes no dashboard key makes (L2, L1, schedules...) not yet in ``intent``:
+        the lesson picker offers to apply them (``{}`` when there are none or it is not waiting)."""
+        if self.state != WAITING:
+            return {}
+        covered = {KEYS[k][0] for k in self.step.keys if k in KEYS}
+        return {k: v for k, v in self.step.set if k not in covered and getattr(intent, k) != v}
 
     # ------------------------------------------------------------------ helpers
     def _run_phase(self, submitted: int, restarts: bool) -> None:

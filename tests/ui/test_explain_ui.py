@@ -228,6 +228,41 @@ async def test_lesson_flow_loads_the_preset_asks_for_the_key_and_explains_with_n
         assert "went from" in panel.run.text and "{" not in panel.run.text
 
 
+async def test_a_step_without_keys_is_applied_from_the_lesson_picker_and_learn_opens_the_dashboard():
+    lesson = load_lesson(resolve("12"))  # L2, then L1: no dashboard key sets them
+    src = EchoSource(annotated())
+    app = make_app(src)
+    app.initial_lesson = lesson.name  # as ``gradtui learn 12`` in a terminal
+    async with app.run_test(size=(100, 40)) as pilot:
+        await pilot.pause()
+        assert src.commands == [LoadPreset(lesson.config)]
+        panel = app.query_one(LessonPanel)
+        s = app.snap
+        app.post_message(SnapshotMessage("run", dataclasses.replace(
+            s, config=src.intent, commands_taken=src.submitted, total_steps=s.total_steps + lesson.start_steps)))
+        await pilot.pause()
+        assert panel.run.state == "waiting" and panel.run.keyless(app.intent) == {"l2": 0.01}
+        assert "apply" in panel.run.todo
+        await pilot.press("L")
+        await pilot.pause()
+        await pilot.press("enter")  # the first option: apply this step's settings
+        await pilot.pause()
+        assert src.commands[-1] == SetFields.of(l2=0.01)
+        assert panel.run.state == "running"
+
+
+def test_learn_n_in_a_terminal_opens_the_dashboard_on_the_lesson(monkeypatch):
+    import gradtui.learn as learn
+    import gradtui.ui.terminal as terminal
+
+    calls = []
+    monkeypatch.setattr(learn, "_in_terminal", lambda: True)
+    monkeypatch.setattr(terminal, "run_app", lambda cfg, **kw: calls.append((cfg, kw)) or 0)
+    assert learn.main(["3"]) == 0
+    lesson = load_lesson(resolve("3"))
+    assert calls == [(lesson.config, {"lesson": lesson.name})]
+
+
 def test_help_explains_the_formula_every_panel_and_every_regime():
     console = Console(width=90, record=True)
     console.print(explanations())
