@@ -69,9 +69,7 @@ def lesson_text(run: LessonRun, snap) -> Text:
     t = Text()
     where = "start" if run.index == 0 else f"step {run.index}/{n}"
     t.append(f"Lesson {les.number}: {les.title}", "bold")
-    t.append(f"  ({where})  {key('lessons')}: other lesson / close\n", "dim")
-    if run.text:
-        t.append(run.text + "\n")
+    t.append(f"  ({where}, {key('lessons')}: lessons)\n", "dim")
     if run.state == RUNNING:
         what = "the lesson's preset" if run.index == 0 else "the change"
         t.append(f"Running {run.run_len} steps with {what}… {min(run.progress, run.run_len)}/{run.run_len}"
@@ -82,12 +80,14 @@ def lesson_text(run: LessonRun, snap) -> Text:
     elif run.state == DONE:
         t.append(f"Lesson done. {key('lessons')} picks another; {key('diagnosis')} says what the numbers mean now.",
                  "bold green")
+    if run.text:  # below what to do next, which must not be cut off on a small terminal
+        t.append("\n" + run.text)
     return t
 
 
 class LessonPanel(Static):
     DEFAULT_CSS = """
-    LessonPanel { dock: bottom; height: auto; max-height: 45%; border-top: solid $accent;
+    LessonPanel { dock: bottom; height: auto; max-height: 40%; border-top: solid $accent;
                   background: $surface; padding: 0 1; margin-bottom: 1; }
     """
 

@@ -46,6 +46,19 @@ class DiagnosisScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,D", "dismiss", "close")]
 
     def compose(self) -> ComposeResult:
+        self._shown = self.app.snap
         with VerticalScroll() as vs:
             vs.border_title = "diagnosis: what the numbers say, why, what to press  (esc closes)"
-            yield Static(findings_text(self.app.snap), id="findings")
+            yield Static(findings_text(self._shown), id="findings")
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.follow)
+
+    def follow(self) -> None:
+        """Redraw when the diagnosis changed (it is refreshed on the decision boundary's beat)."""
+        snap = self.app.snap
+        old = self._shown
+        if snap is None or (old is not None and snap.findings is old.findings and snap.prediction is old.prediction):
+            return
+        self._shown = snap
+        self.query_one("#findings", Static).update(findings_text(snap))

@@ -175,9 +175,10 @@ def xi_lines(w: Where, p: Plane, rows: int) -> list[Text]:
         if on_depth:
             t.append(f" depth {w.depth}", "bold magenta")
         out.append(t)
-    axis = [" "] * len(p.xs)
-    axis[pj] = "▲"
-    out.append(Text(" " * Y_LABEL_W + "".join(axis) + " this net", style="bold magenta"))
+    label = "▲ this net"
+    start = pj if pj + len(label) <= len(p.xs) + 9 else pj - len(label) + 1
+    axis = " " * start + (label if start == pj else "this net ▲")
+    out.append(Text(" " * Y_LABEL_W + axis, style="bold magenta"))
     return out
 
 
