@@ -190,8 +190,7 @@ class GradApp(App[int]):
         self.panel(self.source.run_id).toggle_log()
 
     def action_theory(self) -> None:
-        on = self.panel(self.source.run_id).toggle_theory()
-        self.notify(f"theory markers {'on' if on else 'off'}", timeout=2)
+        self.panel(self.source.run_id).toggle_theory()  # (the panel's title says which)
 
     def action_phase(self) -> None:
         from gradtui.ui.screens.phase import PhaseScreen
