@@ -143,7 +143,38 @@ async def test_t_toggles_the_markers_and_the_title_shows_chi1():
         await pilot.press("t")
         await pilot.pause()
         assert MARK not in "".join(plain(prof.rows(prof.snap, w, h)))
-        assert "χ₁" not in prof.border_title
+        assert MARK not in prof.border_title and "χ₁" in prof.border_title
+
+
+async def test_residual_nets_say_not_modelled_and_draw_no_markers():
+    snap = annotated(SMALL.replace(residual=True))
+    assert not snap.prediction.modelled
+    app = make_app(StaticSource([snap]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        prof = app.query_one(DepthProfile)
+        w, h = prof.size
+        assert MARK not in "".join(plain(prof.rows(prof.snap, w, h)))
+        assert "not modelled" in prof.border_title
+
+
+async def test_the_phase_diagram_follows_a_new_activation():
+    src = EchoSource(annotated())
+    app = make_app(src)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("P")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        diagram = app.screen.query_one(phase.PhaseDiagram)
+        assert diagram.where.act == "sigmoid" and diagram.plane is not None
+        app.post_message(SnapshotMessage("run", annotated(SMALL.replace(activation="tanh"))))
+        await pilot.pause()
+        app.screen.check()  # (the screen's timer does this twice a second)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert diagram.where.act == "tanh" and "tanh" in diagram.render().plain
+        assert diagram.plane is phase.compute(diagram.where, *reversed(diagram.layout_rows()[::2]))
 
 
 async def test_P_opens_the_phase_diagram_with_the_point_and_labels():

@@ -240,7 +240,7 @@ class PhaseScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical() as v:
-            v.border_title = "phase diagram: order / chaos  (esc closes)"
+            v.border_title = "phase diagram: order / chaos  (a, i change the net; esc closes)"
             yield PhaseDiagram()
 
     def on_mount(self) -> None:

@@ -18,6 +18,7 @@ from textual.reactive import reactive
 from textual.strip import Strip
 
 from gradtui import regimes as G
+from gradtui import theory
 from gradtui.numfmt import num, pct
 from gradtui.stats import Snapshot
 from gradtui.ui import views as R
@@ -52,7 +53,7 @@ def theory_text(snap: Snapshot | None) -> str:
     if pred is None:
         return ""
     head = f"χ₁ {num(pred.chi1, 2)} {pred.phase}"
-    return head if pred.modelled else f"theory not modelled (plain net: {head})"
+    return head if pred.modelled else f"theory {theory.NOT_MODELLED} (plain net: {head})"
 
 
 def _columns(x: float, lo: float, hi: float, bar_w: int) -> int:
@@ -114,16 +115,22 @@ class DepthProfile(LinesWidget):
     def title(self) -> str:
         m = DEPTH_MODES[self.mode]
         extra = self._theory_title()
-        return f"{m.title}  {MARK} {extra}" if extra else m.title
+        return f"{m.title}  {extra}" if extra else m.title
 
     @property
     def short_title(self) -> str:
-        """The title for a narrow panel: the theory's numbers alone when they are on."""
-        extra = self._theory_title()
-        return f"{MARK} {extra}" if extra else DEPTH_MODES[self.mode].title
+        """The title for a narrow panel: the theory's numbers alone (in the modes it predicts)."""
+        pred = None if self.snap is None else self.snap.prediction
+        if pred is not None and not pred.modelled and DEPTH_MODES[self.mode].stat in PRED_ATTR:
+            return theory.NOT_MODELLED
+        return self._theory_title() or DEPTH_MODES[self.mode].title
 
     def _theory_title(self) -> str:
-        return theory_text(self.snap) if self.theory and DEPTH_MODES[self.mode].stat in PRED_ATTR else ""
+        """``◆ χ₁ 0.056 ordered`` with the markers on, without the ◆ when they are off."""
+        if DEPTH_MODES[self.mode].stat not in PRED_ATTR:
+            return ""
+        text = theory_text(self.snap)
+        return f"{MARK} {text}" if text and self.theory else text
 
     def cycle(self) -> str:
         self.mode = (self.mode + 1) % len(DEPTH_MODES)
