@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from gradtui.claims import measure_all
 from gradtui.commands import Command, LoadPreset, Reset
 from gradtui.lessons import KEYS, Lesson, _fill, instruction, show_value
@@ -22,8 +24,13 @@ APPLY_KEY = "L"  # the lessons key (keymap): its picker applies a step's setting
 
 
 def phase_rows(snap: Snapshot, first_step: int) -> Snapshot:
-    """``snap`` with only its rows from step ``first_step`` on (a phase's own numbers)."""
-    keep = snap.steps >= first_step
+    """``snap`` with only the rows of the phase: after the window's last restart (step numbers that
+    go down: a reset keeps the rows before it in the window) and from step ``first_step`` on."""
+    st = snap.steps
+    drops = np.flatnonzero(np.diff(st) < 0)
+    keep = st >= first_step
+    if len(drops):
+        keep[: drops[-1] + 1] = False
     if keep.all():
         return snap
     return dataclasses.replace(snap, steps=snap.steps[keep], glob=snap.glob[keep], layers=snap.layers[keep])

@@ -175,6 +175,11 @@ async def test_the_phase_diagram_follows_a_new_activation():
         await pilot.pause()
         assert diagram.where.act == "tanh" and "tanh" in diagram.render().plain
         assert diagram.plane is phase.compute(diagram.where, *reversed(diagram.layout_rows()[::2]))
+        await pilot.press("a")  # the keys that move the point work on this screen too
+        await pilot.press("i")
+        await pilot.pause()
+        assert isinstance(app.screen, phase.PhaseScreen)
+        assert [type(c).__name__ for c in src.commands] == ["SetFields", "Reinit"]
 
 
 async def test_P_opens_the_phase_diagram_with_the_point_and_labels():
@@ -292,6 +297,20 @@ def test_learn_n_in_a_terminal_opens_the_dashboard_on_the_lesson(monkeypatch):
     assert learn.main(["3"]) == 0
     lesson = load_lesson(resolve("3"))
     assert calls == [(lesson.config, {"lesson": lesson.name})]
+
+
+def test_a_phase_counts_only_its_own_rows(base):
+    from gradtui.ui.lesson_run import phase_rows
+
+    steps = np.array([298, 299, 300, 0, 1, 2, 3])  # a reset in the window
+    n = len(steps)
+    snap = dataclasses.replace(base, steps=steps, glob=np.zeros((n,) + base.glob.shape[1:]),
+                               layers=np.zeros((n,) + base.layers.shape[1:]))
+    assert list(phase_rows(snap, 0).steps) == [0, 1, 2, 3]
+    assert list(phase_rows(snap, 2).steps) == [2, 3]
+    plain_run = dataclasses.replace(snap, steps=np.arange(10, 17))
+    assert list(phase_rows(plain_run, 14).steps) == [14, 15, 16]
+    assert phase_rows(plain_run, 0) is plain_run
 
 
 def test_help_explains_the_formula_every_panel_and_every_regime():

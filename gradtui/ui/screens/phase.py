@@ -20,10 +20,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.css.query import NoMatches
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widget import Widget
 
 from gradtui import theory
+from gradtui.keymap import KEYMAP
 from gradtui.numfmt import num
 from gradtui.ui import views as R
 
@@ -236,7 +238,10 @@ class PhaseScreen(ModalScreen[None]):
     PhaseScreen > Vertical { width: 100%; max-width: 130; height: 100%; max-height: 40;
                              border: round $accent; background: $surface; }
     """
-    BINDINGS = [Binding("escape,q,P", "dismiss", "close")]
+    # the keys that move the point (activation, initialiser) work here too: explore the plane
+    BINDINGS = [Binding("escape,q,P", "dismiss", "close"),
+                *[Binding(k.key, f"app.{k.action}", k.label, show=False) for k in KEYMAP
+                  if k.field in ("activation", "init")]]
 
     def compose(self) -> ComposeResult:
         with Vertical() as v:
@@ -267,15 +272,20 @@ class PhaseScreen(ModalScreen[None]):
         self.run_worker(lambda: self._compute(w, cols, rows), thread=True, exclusive=True, group="phase",
                         exit_on_error=False)
 
-    def _compute(self, w: Where, cols: int, rows: int) -> None:  # in a thread
-        plane = compute(w, cols, rows)
-        self.app.call_from_thread(self._got, w, plane)
+    class PlaneReady(Message):
+        def __init__(self, where: Where, plane: Plane) -> None:
+            super().__init__()
+            self.where, self.plane = where, plane
 
-    def _got(self, w: Where, plane: Plane) -> None:
+    def _compute(self, w: Where, cols: int, rows: int) -> None:  # in a thread
+        # post_message does not wait for the UI (call_from_thread would, and could hang on exit)
+        self.post_message(self.PlaneReady(w, compute(w, cols, rows)))
+
+    def on_phase_screen_plane_ready(self, msg: PlaneReady) -> None:
         try:
             d = self.query_one(PhaseDiagram)
         except NoMatches:  # closed meanwhile
             return
-        if d.where == w:
-            d.plane = plane
+        if d.where == msg.where:
+            d.plane = msg.plane
             d.refresh()
