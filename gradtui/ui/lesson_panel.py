@@ -133,9 +133,12 @@ def start_lesson(app, stem: str | None) -> None:
         return
     from gradtui.lessons import LessonError, load_lesson, resolve
 
+    from gradtui.memory import MemoryLimitError, check_memory
+
     try:
         run = LessonRun(load_lesson(resolve(stem)))
-    except (LessonError, OSError) as exc:
+        check_memory(run.lesson.config, fresh_process=False)  # refused here, as the preset picker does
+    except (LessonError, MemoryLimitError, OSError) as exc:
         app.notify(str(exc), title="lesson", severity="error")
         return
     panel = LessonPanel(run)
