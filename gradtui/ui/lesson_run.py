@@ -16,7 +16,7 @@ import numpy as np
 
 from gradtui.claims import measure_all
 from gradtui.commands import Command, LoadPreset, Reset
-from gradtui.lessons import KEYS, Lesson, _fill, instruction, show_value
+from gradtui.lessons import KEYS, Lesson, _fill, instruction
 from gradtui.stats import Snapshot
 
 RUNNING, WAITING, DONE = "running", "waiting", "done"

@@ -45,6 +45,8 @@ class Where(NamedTuple):
     depth: int
     chi1: float
     phase: str
+    xi: float = math.nan  # the gradient depth scale (the prediction's)
+    critical_w2: float = math.nan  # the sigma_w^2 of chi1 = 1 at this sigma_b^2 (NaN: none)
 
 
 class Plane(NamedTuple):
@@ -59,7 +61,8 @@ def where_of(snap) -> Where | None:
     if pred is None:
         return None
     return Where(snap.config.activation, float(pred.sigma_w2), float(pred.sigma_b2),
-                 len(snap.config.hidden_sizes), float(pred.chi1), pred.phase)
+                 len(snap.config.hidden_sizes), float(pred.chi1), pred.phase, float(pred.depth_scale_grad),
+                 float(pred.critical_sigma_w) ** 2)
 
 
 def axes(w: Where, cols: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -185,11 +188,20 @@ def xi_lines(w: Where, p: Plane, rows: int) -> list[Text]:
 
 
 def headline(w: Where) -> Text:
-    xi = theory._depth_scale(w.chi1) if w.chi1 > 0 else math.nan
-    t = Text.assemble((f" {w.act}", "bold"), f"  σ_w² {num(w.sigma_w2)}  σ_b² {num(w.sigma_b2)}  ",
-                      ("χ₁ ", "bold"), (f"{num(w.chi1)} {w.phase}", "bold magenta"),
-                      f"  ξ_∇ {num(abs(xi))} layers, depth {w.depth}")
-    return t
+    """Where the net is: ``sigmoid, σ_w² 1, σ_b² 0, depth 20:  χ₁ 0.056 ordered``."""
+    return Text.assemble((f" {w.act}", "bold"), f", σ_w² {num(w.sigma_w2)}, σ_b² {num(w.sigma_b2)}, depth {w.depth}:  ",
+                         ("χ₁ ", "bold"), (f"{num(w.chi1)} {w.phase}", "bold magenta"))
+
+
+def critical_hint(w: Where) -> Text:
+    """What it means and what would make it critical: ``gradients shrink e-fold every 0.35 layers;
+    χ₁ = 1 at σ_w² ≈ 100`` (the initialisers set σ_w²)."""
+    what = {"ordered": f"gradients shrink e-fold every {num(abs(w.xi))} layers",
+            "chaotic": f"gradients grow e-fold every {num(abs(w.xi))} layers",
+            "critical": "gradients keep their size"}.get(w.phase, "")
+    crit = (f"χ₁ = 1 at σ_w² ≈ {num(w.critical_w2)}" if math.isfinite(w.critical_w2)
+            else f"no σ_w² makes {w.act} critical here")
+    return Text(f" {what}; {crit}", style="italic")
 
 
 def legend(w: Where) -> Text:
@@ -213,7 +225,7 @@ class PhaseDiagram(Widget):
         """(plane rows, xi rows, cols) for the widget's size."""
         w, h = self.size
         cols = max(8, w - Y_LABEL_W - 10)  # room for " depth NNN" after the chart
-        free = max(6, h - 6)  # headline, x axis, xi axis, two captions, legend
+        free = max(6, h - 7)  # headline, hint, legend, x axis, caption, xi axis, a spare line
         xi_rows = max(2, min(XI_ROWS_MAX, free // 3))
         return max(4, free - xi_rows), xi_rows, cols
 
@@ -225,7 +237,7 @@ class PhaseDiagram(Widget):
         p = self.plane
         if p is None or p.chi.shape != (rows, cols):
             return Text.assemble(headline(w), "\n computing the phase diagram…")
-        lines = [headline(w), legend(w), *plane_lines(w, p),
+        lines = [headline(w), critical_hint(w), legend(w), *plane_lines(w, p),
                  Text(" ξ_∇ = −1/ln χ₁ (log): bars below the depth line: net deeper than ξ_∇",
                       style="dim"),
                  *xi_lines(w, p, xi_rows)]

@@ -24,7 +24,7 @@ def short(text: str, n: int = 2) -> str:
 
 
 def diagnosis_text(snap: Snapshot | None) -> Text:
-    """Two lines: ``● <title>: <evidence, short>`` and ``try <remedy> — <why>   D: why, and more``."""
+    """Two lines: ``● <title>: <evidence, short>`` and ``D (N more, why) try <remedy>: <why>``."""
     t = Text(no_wrap=True, overflow="ellipsis")
     findings = () if snap is None else snap.findings
     if not findings:
