@@ -17,6 +17,7 @@ from gradtui.config import Config
 from gradtui.diagnose import Finding
 from gradtui.explain import Explainer
 from gradtui.lessons import load_lesson, resolve
+from gradtui.numfmt import num
 from gradtui.remedies import Remedy
 from gradtui.stats import LAYER_COL, Snapshot
 from gradtui.trainer import Trainer
@@ -193,6 +194,8 @@ async def test_P_opens_the_phase_diagram_with_the_point_and_labels():
         assert isinstance(app.screen, phase.PhaseScreen)
         text = app.screen.query_one(phase.PhaseDiagram).render().plain
         assert phase.POINT in text and "depth 3" in text and "vanish" in text and "sigmoid" in text
+        crit = app.snap.prediction.critical_sigma_w ** 2
+        assert f"χ₁ = 1 at σ_w² ≈ {num(crit)}" in text and "gradients shrink e-fold" in text
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, phase.PhaseScreen)
