@@ -227,6 +227,10 @@ async def test_the_diagnosis_line_shows_the_top_finding_and_D_shows_all():
         full = console.export_text()
         for s in ("Steps too small", "each layer multiplies by 0.2", "+ x4", "clipping does nothing"):
             assert s in full
+        await pilot.press("a", "r")  # a remedy's keys work on this screen
+        await pilot.pause()
+        assert isinstance(app.screen, DiagnosisScreen)
+        assert [type(c).__name__ for c in app.source.commands] == ["SetFields", "Reset"]
 
 
 async def test_lesson_flow_loads_the_preset_asks_for_the_key_and_explains_with_numbers():

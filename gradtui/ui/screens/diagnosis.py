@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from gradtui.keymap import KEYMAP
 from gradtui.stats import Snapshot
 from gradtui.ui.widgets.depth_profile import theory_text
 from gradtui.ui.widgets.diagnosis import FINDING_COLOR
@@ -43,12 +44,15 @@ class DiagnosisScreen(ModalScreen[None]):
     DiagnosisScreen > VerticalScroll { width: 96%; max-width: 110; height: 92%; border: round $accent;
                                        background: $surface; padding: 0 1; }
     """
-    BINDINGS = [Binding("escape,q,D", "dismiss", "close")]
+    # the remedies' keys work here too: read a remedy, press its key, watch the diagnosis change
+    BINDINGS = [Binding("escape,q,D", "dismiss", "close"),
+                *[Binding(k.key, f"app.{k.action}", k.label, show=False) for k in KEYMAP
+                  if k.field or k.action in ("reset", "pause")]]
 
     def compose(self) -> ComposeResult:
         self._shown = self.app.snap
         with VerticalScroll() as vs:
-            vs.border_title = "diagnosis: what the numbers say, why, what to press  (esc closes)"
+            vs.border_title = "diagnosis: why, and what to press  (the keys work here; esc closes)"
             yield Static(findings_text(self._shown), id="findings")
 
     def on_mount(self) -> None:
