@@ -73,6 +73,10 @@ KEYMAP: tuple[Key, ...] = (
     Key("p", "presets", "presets", "pick a preset", show=False),
     Key("v", "panel", "panel", "depth panel: {depth_modes}", show=False),  # the UI fills in its modes
     Key("l", "log_y", "log-y", "loss plot: log / linear y axis", show=False),
+    Key("t", "theory", "theory", "depth panel: the theory's predicted gradients (◆) on / off", show=False),
+    Key("P", "phase", "phase", "phase diagram: order / chaos plane of this activation", show=False),
+    Key("D", "diagnosis", "why?", "diagnosis: every finding in full, with remedies", show=False),
+    Key("L", "lessons", "lessons", "guided lessons (pick one, follow its steps)", show=False),
     Key("question_mark", "help", "help", "this help", display="?"),
     Key("q", "quit", "quit", "quit"),
     Key("ctrl+c", "quit", "quit", "quit (as in any terminal program)", show=False, priority=True),

@@ -1,8 +1,9 @@
-"""``gradtui learn [--list] [N|NAME] [--headless]``: the guided lessons as text.
+"""``gradtui learn [--list] [N|NAME] [--headless]``: the guided lessons.
 
-Each lesson is played headless (:func:`gradtui.lessons.run_lesson_headless`) and printed with the
-numbers it measured filled in, so it reads without a terminal UI. The dashboard's lesson view comes
-with the dashboard integration; until then the text version runs with or without ``--headless``.
+``gradtui learn N`` in a terminal opens the dashboard on lesson N (its lesson panel asks for the
+keys and explains with the live numbers; ``L`` picks another). With ``--headless``, without a
+lesson, or without a terminal, each lesson is played headless
+(:func:`gradtui.lessons.run_lesson_headless`) and printed with the numbers it measured filled in.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ def main(argv: list[str]) -> int:
                            for stem, p in lesson_files().items()))
             return 0
         lessons = [load_lesson(resolve(args.lesson))] if args.lesson else load_all()
+        if args.lesson and not args.headless and _in_terminal():
+            from gradtui.ui.terminal import run_app
+
+            return run_app(lessons[0].config, lesson=lessons[0].name)  # (--seed: the text version's)
         with quiet_numerics():
             for k, lesson in enumerate(lessons):
                 note(f"gradtui: playing lesson {lesson.number} ({lesson.name})")
@@ -45,6 +50,12 @@ def main(argv: list[str]) -> int:
     except OutputError as e:
         return _fail(str(e), 1)
     return 0
+
+
+def _in_terminal() -> bool:
+    from gradtui.watchdog import no_terminal
+
+    return not no_terminal()
 
 
 def render(lesson: Lesson, results: list[StepResult]) -> str:

@@ -19,7 +19,7 @@ from gradtui.commands import Command, LoadPreset, Reset, Step, TogglePause
 from gradtui.config import Config
 from gradtui.keymap import BY_SHOWN
 from gradtui.stats import Snapshot
-from gradtui.ui import keys
+from gradtui.ui import keys, lesson_panel
 from gradtui.ui.messages import SnapshotMessage, TrainerFailed
 from gradtui.ui.sources import Source
 from gradtui.ui.widgets.run_panel import RunPanel
@@ -46,6 +46,7 @@ class GradApp(App[int]):
             raise ValueError("two sources with one run id")
         self.watchdog: Watchdog | None = None  # the real terminal's (see gradtui.ui.terminal)
         self._panels: dict[str, RunPanel] = {}
+        self.initial_lesson: str | None = None  # a lesson to start once mounted (gradtui learn N)
 
     # ------------------------------------------------------------------ the current run
     @property
@@ -98,6 +99,8 @@ class GradApp(App[int]):
                 s.accept(first[-1])
                 panel.show(first[-1])
             s.start(self)
+        if self.initial_lesson:
+            lesson_panel.start_lesson(self, self.initial_lesson)
 
     def exit(self, result: int | None = None, return_code: int = 0, message=None) -> None:
         self._stop_sources()  # the trainers stop now, not once the widgets are gone
@@ -120,7 +123,9 @@ class GradApp(App[int]):
         try:
             self.panel(msg.run_id).show(msg.snap)
         except NoMatches:  # shutting down: nothing left to show it on
-            pass
+            return
+        if source is self.source:
+            lesson_panel.on_snapshot(self)
 
     def on_trainer_failed(self, msg: TrainerFailed) -> None:
         source = self.by_id.get(msg.run_id)
@@ -137,6 +142,7 @@ class GradApp(App[int]):
     # ------------------------------------------------------------------ commands
     def submit(self, cmd: Command) -> None:
         self.source.submit(cmd)
+        lesson_panel.on_command(self, cmd)
 
     def _press(self, shown: str) -> None:
         """What one press of a setting key sends (the key table says which field and how)."""
@@ -182,6 +188,22 @@ class GradApp(App[int]):
 
     def action_log_y(self) -> None:
         self.panel(self.source.run_id).toggle_log()
+
+    def action_theory(self) -> None:
+        self.panel(self.source.run_id).toggle_theory()  # (the panel's title says which)
+
+    def action_phase(self) -> None:
+        from gradtui.ui.screens.phase import PhaseScreen
+
+        self.push_screen(PhaseScreen())
+
+    def action_diagnosis(self) -> None:
+        from gradtui.ui.screens.diagnosis import DiagnosisScreen
+
+        self.push_screen(DiagnosisScreen())
+
+    def action_lessons(self) -> None:
+        lesson_panel.open_lessons(self)
 
     def action_help(self) -> None:
         from gradtui.ui.screens import HelpScreen

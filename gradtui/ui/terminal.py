@@ -11,10 +11,11 @@ from gradtui.ui.sources import LiveSource, make_app
 from gradtui.watchdog import Watchdog, no_terminal
 
 
-def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
+def run_app(cfg: Config, mouse: bool = True, record: str | None = None, lesson: str | None = None) -> int:
     """Run the dashboard in this terminal until the user quits, SIGTERM or a hang-up. Returns an
     exit code. ``record``: write the session (seed, preset, every command with its step) to this
-    file. Refuses (a UsageError, before any file is written) without a terminal."""
+    file; ``lesson``: start on this lesson (its name). Refuses (a UsageError, before any file is
+    written) without a terminal."""
     problem = no_terminal()
     if problem:
         from gradtui.cli import UsageError
@@ -22,6 +23,7 @@ def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
         raise UsageError(problem)
     source = LiveSource(cfg, record=record)
     app = make_app(source)
+    app.initial_lesson = lesson
     closing = threading.Lock()
     close_errors: list[Exception] = []  # kept for the main thread, whichever thread closed
 

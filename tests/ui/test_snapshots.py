@@ -61,3 +61,41 @@ def test_dead_regime(snap_compare):
 def test_saturated_regime(snap_compare):
     """exploding-tanh after 300 steps: its input-side layers sit in tanh's flat tails."""
     assert snap_compare(make_app(preset("exploding-tanh"), steps=300), terminal_size=(80, 24), run_before=_settle)
+
+
+# ------------------------------------------------------------------ issue 16 on screen (theory, diagnosis)
+def _press_then_settle(*keys: str):
+    async def run(pilot) -> None:
+        await _settle(pilot)
+        for k in keys:
+            await pilot.press(k)
+            await pilot.pause()
+        await pilot.app.workers.wait_for_complete()  # the phase diagram's grid (a thread worker)
+        await _settle(pilot)
+    return run
+
+
+def test_theory_markers_off(snap_compare):
+    """t: the depth panel without the theory's markers (the main screenshots show them on)."""
+    assert snap_compare(make_app(preset("deep-sigmoid"), steps=300), terminal_size=(80, 24),
+                        run_before=_press_then_settle("t"))
+
+
+def test_phase_diagram(snap_compare):
+    assert snap_compare(make_app(preset("deep-sigmoid"), steps=300), terminal_size=(80, 24),
+                        run_before=_press_then_settle("P"))
+
+
+def test_phase_diagram_large(snap_compare):
+    assert snap_compare(make_app(preset("relu-he"), steps=300), terminal_size=(120, 40),
+                        run_before=_press_then_settle("P"))
+
+
+def test_diagnosis_screen(snap_compare):
+    assert snap_compare(make_app(preset("deep-sigmoid"), steps=300), terminal_size=(80, 24),
+                        run_before=_press_then_settle("D"))
+
+
+def test_diagnosis_screen_large(snap_compare):
+    assert snap_compare(make_app(preset("exploding"), steps=200), terminal_size=(120, 40),
+                        run_before=_press_then_settle("D"))

@@ -1,4 +1,6 @@
-"""The ``?`` screen: every key (read from the app's bindings) and how to read the colours."""
+"""The ``?`` screen (scrollable): why gradients vanish or explode (the backprop formula), what each
+panel shows and what each regime means and what to try (``presets/lessons/help.toml`` through
+:func:`gradtui.helptext.load_help`), how to read the colours, and every key (the app's bindings)."""
 
 from __future__ import annotations
 
@@ -32,6 +34,27 @@ def legend() -> Group:
     return Group(intro, table)
 
 
+def explanations() -> Group:
+    """The help file's text: the formula, the panels, the regimes (a missing or broken file: a line
+    saying so, the keys below still shown)."""
+    from gradtui.helptext import load_help
+    from gradtui.tomlfields import LessonError
+
+    try:
+        h = load_help()
+    except (LessonError, OSError) as exc:
+        return Group(Text(f"(help text unavailable: {exc})", style="dim"))
+    parts = [Text(h.title, style="bold"), Text(f"  {h.formula}", style="bold magenta"), Text(h.text), Text()]
+    parts.append(Text("Panels", style="bold underline"))
+    for p in h.panels:
+        parts.append(Text.assemble((p.title, "bold"), ": ", p.text))
+    parts += [Text(), Text("Regimes", style="bold underline")]
+    for reg, r in h.regimes.items():
+        parts.append(Text.assemble((R.REGIME_TAG[reg], f"bold {R.REGIME_COLOR[reg]}"), f": {r.meaning} ",
+                                   ("Try: ", "bold"), r.remedies))
+    return Group(*parts, Text())
+
+
 def _key_label(b: Binding) -> str:
     names = {"plus": "+", "minus": "-", "equals_sign": "=", "question_mark": "?", "space": "space"}
     return b.key_display or ", ".join(names.get(k.strip(), k.strip()) for k in b.key.split(","))
@@ -40,7 +63,7 @@ def _key_label(b: Binding) -> str:
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > VerticalScroll { width: 90%; max-width: 96; height: 90%; border: round $accent;
+    HelpScreen > VerticalScroll { width: 96%; max-width: 100; height: 94%; border: round $accent;
                                   background: $surface; padding: 0 1; }
     """
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]
@@ -53,7 +76,9 @@ class HelpScreen(ModalScreen[None]):
             if isinstance(b, Binding):
                 table.add_row(_key_label(b), b.tooltip or b.description)
         with VerticalScroll() as vs:
-            vs.border_title = "gradtui keys  (esc closes)"
+            vs.border_title = "gradtui help  (↑↓ scroll, esc closes)"
+            yield Static(explanations(), id="explain")
+            yield Static(Text("Keys", style="bold underline"))
             yield Static(table)
             yield Static(legend())
             yield Static(Text.from_markup(

@@ -3,6 +3,10 @@
 ``v`` cycles the statistic (:data:`gradtui.ui.views.DEPTH_MODES`): grad norm (log, the shared
 1e-10..1e2 range), update:weight ratio (log, 1e-8..1, guide at 1e-3), saturated %, dead %,
 activation std (linear, guide at 1).
+
+``t`` toggles the theory's markers (gradient-norm mode): where mean-field theory predicts each row's
+gradient (``snap.prediction``), anchored at the last hidden layer's measured value, so at step 0 the
+bars end on the markers and training moves them away.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from textual.reactive import reactive
 from textual.strip import Strip
 
 from gradtui import regimes as G
-from gradtui.numfmt import pct
+from gradtui import theory
+from gradtui.numfmt import num, pct
 from gradtui.stats import Snapshot
 from gradtui.ui import views as R
 from gradtui.ui.views import DEPTH_MODES, DepthMode
@@ -22,10 +27,43 @@ from gradtui.ui.widgets.lines import DIM, REGIME_STYLE, LinesWidget, no_steps
 
 VALUE_MIN_W = 8
 _GUIDE = Style(color="magenta", bold=True)
+MARK = "◆"  # the theory's predicted value
+_MARK = Style(color="bright_white", bold=True)
+PRED_ATTR = {"grad_norm": "pred_grad_log10", "delta_norm": "pred_delta_log10"}  # modes theory predicts
 
 
-def rows(snap: Snapshot | None, width: int, height: int, mode: DepthMode = DEPTH_MODES[0]) -> list[Strip]:
-    """The bars of ``snap``'s per-layer ``mode.stat`` in a ``width`` x ``height`` panel."""
+def predicted_log10(snap: Snapshot, stat: str) -> np.ndarray | None:
+    """Each layer's predicted log10 ``stat`` (NaN for the output layer): the theory's log10 ratio to
+    the last hidden layer plus that layer's measured log10 value; None where theory does not apply
+    (another statistic, no prediction, residual / batch norm, no finite anchor)."""
+    pred = snap.prediction
+    if stat not in PRED_ATTR or pred is None or not pred.modelled or snap.n_layers < 2:
+        return None
+    cur = R.safe_log10(snap.latest_finite_layers(stat))
+    anchor = cur[snap.n_layers - 2]  # the last hidden layer
+    if not np.isfinite(anchor) or len(pred.layers) != snap.n_layers:
+        return None
+    return anchor + np.array([getattr(lp, PRED_ATTR[stat]) for lp in pred.layers], np.float64)
+
+
+def theory_text(snap: Snapshot | None) -> str:
+    """``χ₁ 0.06 ordered`` (the theory's factor per layer and phase), ``not modelled`` for residual /
+    batch-norm networks, "" without a prediction."""
+    pred = None if snap is None else snap.prediction
+    if pred is None:
+        return ""
+    head = f"χ₁ {num(pred.chi1, 2)} {pred.phase}"
+    return head if pred.modelled else f"theory {theory.NOT_MODELLED} (plain net: {head})"
+
+
+def _columns(x: float, lo: float, hi: float, bar_w: int) -> int:
+    return 0 if not np.isfinite(x) else int(round(np.clip((x - lo) / (hi - lo), 0, 1) * bar_w))
+
+
+def rows(snap: Snapshot | None, width: int, height: int, mode: DepthMode = DEPTH_MODES[0],
+         theory: bool = True) -> list[Strip]:
+    """The bars of ``snap``'s per-layer ``mode.stat`` in a ``width`` x ``height`` panel; with
+    ``theory`` a :data:`MARK` where the prediction puts each row (see :func:`predicted_log10`)."""
     if snap is None or snap.n_layers == 0:
         return []
     grp = R.groups(snap.n_layers, height)
@@ -44,18 +82,24 @@ def rows(snap: Snapshot | None, width: int, height: int, mode: DepthMode = DEPTH
     value_w = max(VALUE_MIN_W, *map(len, texts))
     bar_w = max(4, width - len(labels[0]) - value_w - 1)
     gcol = None if mode.guide is None else int(round((mode.guide - lo) / (hi - lo) * (bar_w - 1)))
+    pred = predicted_log10(snap, mode.stat) if theory and mode.log else None
+    marks = R.group_nanmean(pred, grp) if pred is not None else np.full(len(grp), np.nan)
     lines = []
-    for label, x, txt, reg in zip(labels, xs, texts, regimes):
+    for label, x, txt, reg, mk in zip(labels, xs, texts, regimes, marks):
         style = REGIME_STYLE[reg]
-        n = 0 if not np.isfinite(x) else int(round(np.clip((x - lo) / (hi - lo), 0, 1) * bar_w))
-        segs = [Segment(label, DIM)]
+        n = _columns(x, lo, hi, bar_w)
         bar = "█" * n + " " * (bar_w - n)
+        over: dict[int, tuple[str, Style]] = {}
         if gcol is not None and 0 <= gcol < bar_w:
-            segs += [Segment(bar[:gcol], style),
-                     Segment("|" if bar[gcol] == " " else "┃", _GUIDE),
-                     Segment(bar[gcol + 1:], style)]
-        else:
-            segs.append(Segment(bar, style))
+            over[gcol] = ("|" if bar[gcol] == " " else "┃", _GUIDE)
+        if np.isfinite(mk):  # just past the bar's end when the bar reaches the prediction
+            over[min(_columns(mk, lo, hi, bar_w), bar_w - 1)] = (MARK, _MARK)
+        segs, at = [Segment(label, DIM)], 0
+        for col in sorted(over):
+            ch, st = over[col]
+            segs += [Segment(bar[at:col], style), Segment(ch, st)]
+            at = col + 1
+        segs.append(Segment(bar[at:], style))
         segs.append(Segment(" " + txt.rjust(value_w), style))
         lines.append(Strip(segs).crop(0, width))
     return lines
@@ -65,17 +109,39 @@ class DepthProfile(LinesWidget):
     DEFAULT_CSS = "DepthProfile { height: 1fr; }"
 
     mode: reactive[int] = reactive(0)  # index into DEPTH_MODES
+    theory: reactive[bool] = reactive(True)  # the prediction's markers
 
     @property
     def title(self) -> str:
-        return DEPTH_MODES[self.mode].title
+        m = DEPTH_MODES[self.mode]
+        extra = self._theory_title()
+        return f"{m.title}  {extra}" if extra else m.title
+
+    @property
+    def short_title(self) -> str:
+        """The title for a narrow panel: the theory's numbers alone (in the modes it predicts)."""
+        pred = None if self.snap is None else self.snap.prediction
+        if pred is not None and not pred.modelled and DEPTH_MODES[self.mode].stat in PRED_ATTR:
+            return theory.NOT_MODELLED
+        return self._theory_title() or DEPTH_MODES[self.mode].title
+
+    def _theory_title(self) -> str:
+        """``◆ χ₁ 0.056 ordered`` with the markers on, without the ◆ when they are off."""
+        if DEPTH_MODES[self.mode].stat not in PRED_ATTR:
+            return ""
+        text = theory_text(self.snap)
+        return f"{MARK} {text}" if text and self.theory else text
 
     def cycle(self) -> str:
         self.mode = (self.mode + 1) % len(DEPTH_MODES)
         return self.title
 
+    def toggle_theory(self) -> bool:
+        self.theory = not self.theory
+        return self.theory
+
     def view(self) -> tuple:
-        return (self.mode,)
+        return (self.mode, self.theory)
 
     def rows(self, snap: Snapshot | None, width: int, height: int) -> list[Strip]:
-        return rows(snap, width, height, DEPTH_MODES[self.mode])
+        return rows(snap, width, height, DEPTH_MODES[self.mode], self.theory)

@@ -11,6 +11,7 @@ from gradtui.ui import views as R
 from gradtui.ui.keys import key
 from gradtui.ui.widgets.boundary import BoundaryMap
 from gradtui.ui.widgets.depth_profile import DepthProfile
+from gradtui.ui.widgets.diagnosis import DiagnosisLine
 from gradtui.ui.widgets.grad_rows import GradRows
 from gradtui.ui.widgets.loss_plot import LossPlot
 from gradtui.ui.widgets.status_bar import StatusBar
@@ -32,6 +33,7 @@ class RunPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.hide_wallclock, classes="status")
+        yield DiagnosisLine(classes="diagnosis")
         with Vertical(classes="main"):
             with Horizontal(classes="top"):
                 yield GradRows(classes="grads")
@@ -39,6 +41,9 @@ class RunPanel(Vertical):
             with Horizontal(classes="bottom"):
                 yield LossPlot(classes="loss")
                 yield BoundaryMap(classes="boundary")
+
+    def on_resize(self) -> None:
+        self._title_profile()
 
     def on_mount(self) -> None:
         self.query_one(GradRows).border_title = GRADS_TITLE
@@ -50,9 +55,11 @@ class RunPanel(Vertical):
     def show(self, snap: Snapshot) -> None:
         self.snap = snap
         if not self._views:  # looked up once
-            self._views = [self.query_one(t) for t in (StatusBar, GradRows, DepthProfile, LossPlot, BoundaryMap)]
+            self._views = [self.query_one(t) for t in (StatusBar, DiagnosisLine, GradRows, DepthProfile, LossPlot,
+                                                        BoundaryMap)]
         for w in self._views:
             w.show(snap)
+        self._title_profile()  # (chi1 and the phase follow the configuration)
 
     def show_history(self, snap: Snapshot) -> None:
         """An earlier snapshot: only the loss plot's long view takes it."""
@@ -67,6 +74,11 @@ class RunPanel(Vertical):
         self.query_one(DepthProfile).cycle()
         self._title_profile()
 
+    def toggle_theory(self) -> bool:
+        on = self.query_one(DepthProfile).toggle_theory()
+        self._title_profile()
+        return on
+
     def toggle_log(self) -> bool:
         log = self.query_one(LossPlot).toggle_log()
         self._title_loss()
@@ -78,7 +90,11 @@ class RunPanel(Vertical):
 
     def _title_profile(self) -> None:
         prof = self.query_one(DepthProfile)
-        prof.border_title = f"{prof.title}  {key('panel')}"
+        title = f"{prof.title}  {key('panel')}"
+        if 0 < prof.size.width < len(title) + 2:
+            title = f"{prof.short_title}  {key('panel')}"
+        if prof.border_title != title:
+            prof.border_title = title
 
     def _title_loss(self) -> None:
         plot = self.query_one(LossPlot)
