@@ -14,7 +14,7 @@ from gradtui.commands import Reset, SetFields
 from gradtui.trainer import Trainer
 
 SMALL = Config(depth=2, width=8, n_samples=200, batch_size=16, eval_every=5, lr=0.05)
-GLOBAL_KEYS = ["t", "run", "step", *(s.name for s in GLOBAL_STATS), "events", "layers"]
+GLOBAL_KEYS = ["t", "run", "step", *(s.name for s in GLOBAL_STATS), "events", "side", "layers"]
 LAYER_KEYS = ["name", *(s.name for s in LAYER_STATS)]
 
 
