@@ -73,6 +73,10 @@ KEYMAP: tuple[Key, ...] = (
     Key("p", "presets", "presets", "pick a preset", show=False),
     Key("v", "panel", "panel", "depth panel: {depth_modes}", show=False),  # the UI fills in its modes
     Key("l", "log_y", "log-y", "loss plot: log / linear y axis", show=False),
+    Key("tab", "focus_run", "focus", "A/B: the keys act on the other run", show=False, priority=True),
+    Key("f", "fork", "fork", "fork the focused run here into run B (same weights, state and data)", show=False),
+    Key("x", "swap", "swap", "A/B: swap the two runs' places (A <-> B)", show=False),
+    Key("F", "close_fork", "close B", "A/B: close run B", show=False),
     Key("question_mark", "help", "help", "this help", display="?"),
     Key("q", "quit", "quit", "quit"),
     Key("ctrl+c", "quit", "quit", "quit (as in any terminal program)", show=False, priority=True),
