@@ -223,8 +223,8 @@ def cmd_screenshot(cfg, args) -> int:
     steps = args.steps or DEFAULT_SCREENSHOT_STEPS
     with quiet_numerics():
         try:
-            save_screenshot(cfg, steps=steps, size=args.size or DEFAULT_SIZE, path=args.screenshot,
-                            vs=args.vs_cfg)
+            extra = {"vs": args.vs_cfg} if args.vs_cfg is not None else {}
+            save_screenshot(cfg, steps=steps, size=args.size or DEFAULT_SIZE, path=args.screenshot, **extra)
         except OSError as e:
             raise OutputError(f"--screenshot {args.screenshot}: write failed ({e.strerror or e})") from None
     note(f"wrote {args.screenshot} ({steps} steps)")

@@ -76,13 +76,16 @@ def compare_table(ta, tb) -> str:
     hdr = f"{'layer':<6} {'grad_norm A':>12} {'grad_norm B':>12} {'log10 B/A':>10}"
     lines += [hdr, "-" * len(hdr)]
     names_a, names_b = ta.layer_names, tb.layer_names
-    for i in range(max(len(names_a), len(names_b))):
-        a = ga[i] if i < len(ga) else np.nan
-        b = gb[i] if i < len(gb) else np.nan
-        name = names_a[i] if i < len(names_a) else names_b[i]
-        lines.append(f"{name:<6} {num(a):>12} {num(b):>12} {log_ratio_text(b, a):>10}")
+    longer = names_a if len(names_a) >= len(names_b) else names_b
+    for i, name in enumerate(longer):  # hidden layers paired from the input side, out with out
+        ia = -1 if name == "out" else (i if i < len(names_a) - 1 else None)
+        ib = -1 if name == "out" else (i if i < len(names_b) - 1 else None)
+        a = ga[ia] if ia is not None else np.nan
+        b = gb[ib] if ib is not None else np.nan
+        na, nb = (num(x) if i is not None else "–" for x, i in ((a, ia), (b, ib)))
+        lines.append(f"{name:<6} {na:>12} {nb:>12} {log_ratio_text(b, a):>10}")
     if names_a != names_b:
-        lines.append("(different depths: layers are paired from the input side)")
+        lines.append("(different depths: hidden layers paired from the input side, – where one has none)")
     return "\n".join(lines)
 
 
