@@ -43,9 +43,9 @@ class ABActions:
 
         def fork(tr) -> None:  # in the run's trainer thread, between two chunks
             try:
-                post(ForkReady(run_id, tr.clone()))
+                post(ForkReady(run_id, tr.clone(), tr.step_count))
             except Exception as exc:  # MemoryError and the like: the original runs on
-                post(ForkReady(run_id, None, f"{type(exc).__name__}: {exc}"))
+                post(ForkReady(run_id, None, error=f"{type(exc).__name__}: {exc}"))
 
         ask(fork)
 
@@ -69,7 +69,7 @@ class ABActions:
         self.focus_i = len(self.sources) - 1
         new.start(self)
         self.ab_refresh()
-        self.notify(f"forked at step {msg.trainer.step_count:,}: the keys now act on run B "
+        self.notify(f"forked at step {msg.step:,}: the keys now act on run B "
                     f"({key('focus_run')} switches, {key('close_fork')} closes it)", timeout=3)
 
     def action_swap(self) -> None:

@@ -115,6 +115,6 @@ class ForkReady(Message):
     """Run ``run_id``'s trainer thread cloned its trainer (``trainer``: the fork, not running yet;
     None and ``error`` when the clone failed)."""
 
-    def __init__(self, run_id: str, trainer, error: str = "") -> None:
+    def __init__(self, run_id: str, trainer, step: int = 0, error: str = "") -> None:
         super().__init__()
-        self.run_id, self.trainer, self.error = run_id, trainer, error
+        self.run_id, self.trainer, self.step, self.error = run_id, trainer, step, error

@@ -125,9 +125,9 @@ class LiveSource(Source):
         self._stop.set()
 
     def call_in_thread(self, fn: Callable[[Trainer], None]) -> None:
-        """Run ``fn(trainer)`` in the trainer's thread between two chunks (e.g. a fork's clone)."""
+        """Run ``fn(trainer)`` in the trainer's thread between two chunks (e.g. a fork's clone);
+        a paused run's thread takes it within one idle wait (1/hz s)."""
         self._calls.put(fn)
-        self.trainer.wake.set()  # a paused run's idle wait ends now
 
     def submit(self, cmd: Command) -> None:
         super().submit(cmd)
