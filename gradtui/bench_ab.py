@@ -11,6 +11,7 @@ Called by ``gradtui bench`` (in a fresh process, :func:`gradtui.bench._probe`).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -58,7 +59,8 @@ def ab_dashboard_probe(seconds: float = 8.0) -> dict:
 
     cfg = load_preset("deep-sigmoid")
     K.set_blas_threads(1)
-    out: dict = {"headless": _headless_rate(cfg, seconds), "ui_hz": drive.UI_HZ}
+    out: dict = {"headless": _headless_rate(cfg, seconds), "ui_hz": drive.UI_HZ,
+                 "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
     def measure(app, counts) -> dict:
         res: dict = {}
@@ -69,10 +71,13 @@ def ab_dashboard_probe(seconds: float = 8.0) -> dict:
                     await pilot.pause(0.05)
                 await asyncio.sleep(1.0)
                 t0, c0, n0 = time.perf_counter(), time.thread_time(), [c() for c in counts]
+                p0 = time.process_time()
                 await asyncio.sleep(seconds)
                 dt = time.perf_counter() - t0
                 res["runs"] = [(c() - n) / dt for c, n in zip(counts, n0)]
                 res["ui_cpu"] = (time.thread_time() - c0) / dt  # this coroutine runs on the UI thread
+                # cores this process got: below 2 (on 2 cores), other processes had the rest
+                res["process_cpu"] = (time.process_time() - p0) / dt
                 app.exit()
 
         asyncio.run(watch())
@@ -108,5 +113,6 @@ def report_line(d: dict) -> str:
         m = d[mode]
         parts.append(f"{mode}: A {m['runs'][0]:,.0f} + B {m['runs'][1]:,.0f} steps/s = "
                      f"{100 * m['ratios'][0]:.0f}% / {100 * m['ratios'][1]:.0f}% of {d['headless']:,.0f} headless, "
-                     f"UI thread {100 * m['ui_cpu']:.1f}% of a core")
-    return "A/B dashboard (deep-sigmoid x 2, 10 Hz each): " + "; ".join(parts)
+                     f"UI thread {100 * m['ui_cpu']:.1f}% of a core, process {m['process_cpu']:.2f} cores")
+    load = f" (load average {d['load_avg_1m']:.1f})" if d.get("load_avg_1m") is not None else ""
+    return f"A/B dashboard (deep-sigmoid x 2, 10 Hz each){load}: " + "; ".join(parts)

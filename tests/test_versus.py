@@ -182,3 +182,20 @@ def test_old_single_sessions_still_replay(tmp_path, capsys):
     assert load_pair(rec) is None and load_session(rec).end == 40
     assert main(["--headless", "--replay", str(rec)]) == 0
     assert "=== run" not in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ the dashboard and the screenshot get run B
+def test_dashboard_and_screenshot_get_run_b(monkeypatch, capsys, tmp_path):
+    import sys
+    import types
+
+    calls = []
+    for name, fn in (("gradtui.ui.terminal", "run_app"), ("gradtui.ui.screenshot", "save_screenshot")):
+        mod = types.ModuleType(name)
+        setattr(mod, fn, lambda cfg, *a, vs=None, fn=fn, **kw: calls.append((fn, cfg, vs)) or 0)
+        monkeypatch.setitem(sys.modules, name, mod)
+    assert main(["--preset", "relu-he", "--vs", "deep-sigmoid", "--seed", "5"]) == 0
+    assert main(["--vs-set", "batchnorm=true", "--screenshot", str(tmp_path / "x.svg")]) == 0
+    (f1, a1, b1), (f2, a2, b2) = calls
+    assert f1 == "run_app" and a1.name == "relu-he" and b1 == load_preset("deep-sigmoid", seed=5)
+    assert f2 == "save_screenshot" and b2 == a2.replace(batchnorm=True)
