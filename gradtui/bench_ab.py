@@ -16,15 +16,30 @@ import threading
 import time
 
 
-def _headless_rate(cfg, seconds: float) -> float:
+def _headless_rate(cfg, seconds: float) -> tuple[float, float]:
+    """Steps/s of one run driven in this thread, and the share of a core this thread got."""
     from gradtui import drive
     from gradtui.trainer import Trainer
 
     tr = Trainer(cfg)
     tr.warm_up()
-    t0, n0 = time.perf_counter(), tr.total_steps
+    t0, c0, n0 = time.perf_counter(), time.thread_time(), tr.total_steps
     drive.run(tr, should_stop=lambda: time.perf_counter() - t0 >= seconds, seconds=drive.CHUNK_SECONDS)
-    return (tr.total_steps - n0) / (time.perf_counter() - t0)
+    dt = time.perf_counter() - t0
+    return (tr.total_steps - n0) / dt, (time.thread_time() - c0) / dt
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds of every live thread but the calling one, by name (Linux; else empty)."""
+    out = {}
+    for t in threading.enumerate():
+        if t is threading.current_thread() or t.ident is None:
+            continue
+        try:
+            out[f"{t.name}#{t.ident}"] = time.clock_gettime(time.pthread_getcpuclockid(t.ident))
+        except (AttributeError, OSError):
+            pass
+    return out
 
 
 def _alternate(trainers, post, stop: threading.Event, hz: float) -> None:
@@ -59,7 +74,8 @@ def ab_dashboard_probe(seconds: float = 8.0) -> dict:
 
     cfg = load_preset("deep-sigmoid")
     K.set_blas_threads(1)
-    out: dict = {"headless": _headless_rate(cfg, seconds), "ui_hz": drive.UI_HZ,
+    rate, share = _headless_rate(cfg, seconds)
+    out: dict = {"headless": rate, "headless_cpu": share, "ui_hz": drive.UI_HZ,
                  "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
     def measure(app, counts) -> dict:
@@ -71,9 +87,12 @@ def ab_dashboard_probe(seconds: float = 8.0) -> dict:
                     await pilot.pause(0.05)
                 await asyncio.sleep(1.0)
                 t0, c0, n0 = time.perf_counter(), time.thread_time(), [c() for c in counts]
-                p0 = time.process_time()
+                p0, th0 = time.process_time(), _thread_cpu()
                 await asyncio.sleep(seconds)
                 dt = time.perf_counter() - t0
+                th1 = _thread_cpu()
+                busy = sorted(((th1[k] - th0[k]) / dt for k in th1 if k in th0), reverse=True)
+                res["busiest_threads_cpu"] = busy[:2]  # the trainer threads (one, alternating)
                 res["runs"] = [(c() - n) / dt for c, n in zip(counts, n0)]
                 res["ui_cpu"] = (time.thread_time() - c0) / dt  # this coroutine runs on the UI thread
                 # cores this process got: below 2 (on 2 cores), other processes had the rest
@@ -104,6 +123,15 @@ def ab_dashboard_probe(seconds: float = 8.0) -> dict:
     return out
 
 
+def efficiency(d: dict, mode: str) -> float:
+    """Steps per CPU-second of the trainer thread(s) in ``mode`` over the headless run's: the
+    comparison that holds on a loaded machine, where wall-clock rates follow the share the OS gives."""
+    m = d[mode]
+    busy = m["busiest_threads_cpu"][:2 if mode == "threads" else 1]
+    per_cpu = sum(m["runs"]) / max(sum(busy), 1e-9)
+    return per_cpu / max(d["headless"] / max(d["headless_cpu"], 1e-9), 1e-9)
+
+
 def report_line(d: dict) -> str:
     """The bench report's line for :func:`ab_dashboard_probe`."""
     if "error" in d:
@@ -115,4 +143,8 @@ def report_line(d: dict) -> str:
                      f"{100 * m['ratios'][0]:.0f}% / {100 * m['ratios'][1]:.0f}% of {d['headless']:,.0f} headless, "
                      f"UI thread {100 * m['ui_cpu']:.1f}% of a core, process {m['process_cpu']:.2f} cores")
     load = f" (load average {d['load_avg_1m']:.1f})" if d.get("load_avg_1m") is not None else ""
+    parts = [p + f"; trainer thread(s) {' + '.join(f'{c:.2f}' for c in d[m]['busiest_threads_cpu'])} cores, "
+             f"{100 * efficiency(d, m):.0f}% of headless steps per CPU-second"
+             for p, m in zip(parts, ("threads", "alternating"))]
+    load += f"; headless thread got {d['headless_cpu']:.2f} of a core"
     return f"A/B dashboard (deep-sigmoid x 2, 10 Hz each){load}: " + "; ".join(parts)
