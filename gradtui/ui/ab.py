@@ -39,6 +39,13 @@ class ABActions:
         if ask is None:
             self.notify("a fixed picture cannot be forked", severity="warning", timeout=3)
             return
+        from gradtui.memory import MemoryLimitError, check_memory
+
+        try:
+            check_memory(self.intent, fresh_process=False)  # a second copy of this network
+        except MemoryLimitError as exc:
+            self.notify(str(exc), title="fork", severity="error")
+            return
         post, run_id = self.post_message, src.run_id
 
         def fork(tr) -> None:  # in the run's trainer thread, between two chunks

@@ -183,3 +183,20 @@ def test_differences_name_the_fields_b_changes():
     assert set(differences(SMALL, SMALL.replace(batchnorm=True, lr=0.5)).split(", ")) == {"lr=0.5", "batchnorm=true"}
     many = SMALL.replace(lr=0.5, depth=4, width=9, batchnorm=True)
     assert differences(SMALL, many, limit=2).endswith(", …")
+
+
+async def test_a_fork_that_would_not_fit_in_memory_is_refused(monkeypatch):
+    import gradtui.memory as M
+
+    def refuse(cfg, fresh_process=True, available=None):
+        raise M.MemoryLimitError("this configuration needs about 9 GiB")
+
+    monkeypatch.setattr(M, "check_memory", refuse)
+    src = LiveSource(SMALL, run_id="A", max_steps=5)
+    app = make_app(src)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.snap is not None and app.snap.step == 5, what="run A at step 5")
+        await press(pilot, "f")
+        await until(pilot, lambda: any("9 GiB" in n.message for n in app._notifications), what="the refusal")
+        await pilot.pause(0.3)
+        assert len(app.sources) == 1 and src.trainer.total_steps == 5
