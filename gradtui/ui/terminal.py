@@ -57,6 +57,7 @@ def run_app(cfg: Config, mouse: bool = True, record: str | None = None, vs: Conf
     if close_errors:  # the CLI's one error line, exit 1 (as any output that failed while running)
         raise close_errors[0]
     if app.error:
-        print(f"gradtui: the trainer crashed: {app.error}\n{source.error_tb}", file=sys.stderr)
+        tb = next((s.error_tb for s in app.sources if s.error), source.error_tb)  # (A's or B's)
+        print(f"gradtui: the trainer crashed: {app.error}\n{tb}", file=sys.stderr)
         return 1
     return app.return_code or 0
