@@ -199,3 +199,15 @@ def test_dashboard_and_screenshot_get_run_b(monkeypatch, capsys, tmp_path):
     (f1, a1, b1), (f2, a2, b2) = calls
     assert f1 == "run_app" and a1.name == "relu-he" and b1 == load_preset("deep-sigmoid", seed=5)
     assert f2 == "save_screenshot" and b2 == a2.replace(batchnorm=True)
+
+
+def test_headless_vs_changing_nothing_exports_two_identical_runs(tmp_path, capsys):
+    out = tmp_path / "same.jsonl"
+    assert main(["--preset", "deep-sigmoid", "--set", "depth=6", "--vs-set", "lr=0.1", "--headless",
+                 "--steps", "300", "--export", str(out)]) == 0
+    rows = _rows(out)
+    a = [{k: v for k, v in r.items() if k != "side"} for r in rows if r["side"] == "A"]
+    b = [{k: v for k, v in r.items() if k != "side"} for r in rows if r["side"] == "B"]
+    assert len(a) == 300 and a == b
+    table = capsys.readouterr().out.split("log10 B/A")[1]
+    assert table.count("+0.00") == 7  # every layer: the same norm
