@@ -24,6 +24,9 @@ class ABActions:
 
     # ------------------------------------------------------------------ keys
     def action_focus_run(self) -> None:
+        if len(self.screen_stack) > 1:  # a picker or the help on top: tab moves its focus as usual
+            self.screen.focus_next()
+            return
         if not self.two:
             self.notify(f"one run: {key('fork')} forks it into a second", timeout=2)
             return

@@ -200,3 +200,17 @@ async def test_a_fork_that_would_not_fit_in_memory_is_refused(monkeypatch):
         await until(pilot, lambda: any("9 GiB" in n.message for n in app._notifications), what="the refusal")
         await pilot.pause(0.3)
         assert len(app.sources) == 1 and src.trainer.total_steps == 5
+
+
+async def test_tab_on_a_screen_above_the_runs_moves_that_screens_focus():
+    app, a, b = echo_pair()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("question_mark")
+        await pilot.pause()
+        moved = []
+        app.screen.focus_next = lambda *a, **k: moved.append(True)
+        await pilot.press("tab")
+        assert moved and app.focus_i == 0 and focused(app) == ["A"]
+        await pilot.press("escape", "tab")
+        assert app.focus_i == 1
