@@ -70,6 +70,9 @@ def headless_startup() -> dict:
     return {"seconds": min(times[1:]), "first_s": times[0], "command": "gradtui " + " ".join(cmd[3:])}
 
 
+from gradtui.bench_ab import ab_dashboard_probe  # noqa: E402,F401  (run by _probe, by name)
+
+
 def _probe(fn: str, *args) -> dict:
     """Run ``gradtui.bench.<fn>(*args)`` in a fresh process (no torch, no bench threads around) and
     return the JSON it prints."""
@@ -227,6 +230,10 @@ def render(report: dict) -> str:
                      f"vs {d['headless']:,.0f} headless = {100 * d['ratio']:.0f}%; UI thread {100 * d['ui_cpu']:.1f}% of a core")
     elif d:
         lines.append(f"dashboard cost not measured: {d['error']}")
+    if report.get("ab_dashboard"):
+        from gradtui.bench_ab import report_line
+
+        lines.append(report_line(report["ab_dashboard"]))
     mem = report.get("memory")
     if mem and "error" not in mem:
         r = mem["rss_bytes"]
@@ -273,6 +280,8 @@ def run(plan: Plan, log=print) -> dict:
             report["startup"] = headless_startup()
             log("dashboard cost (deep-sigmoid, 2 x 8 s)...")
             report["dashboard"] = _probe("dashboard_probe", 8.0)
+            log("A/B dashboard cost (deep-sigmoid x 2, 2 x 8 s)...")
+            report["ab_dashboard"] = _probe("ab_dashboard_probe", 8.0)
             log("memory over a 1e6-step headless run...")
             report["memory"] = _probe("memory_probe", 1_000_000)
         return report

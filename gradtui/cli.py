@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-mouse", action="store_true", help="dashboard without mouse tracking (e.g. over SSH)")
     p.add_argument("--record", metavar="SESSION.jsonl", default=None,
                    help="record the seed, the preset and every command with its step, to share or replay")
+    p.add_argument("--vs", metavar="NAME|PATH", default=None,
+                   help="A/B: a second run B from this preset on the same seed, side by side with A")
+    p.add_argument("--vs-set", dest="vs_sets", metavar="KEY=VALUE", action="append", default=[],
+                   help="A/B: run B is a copy of A with this field changed, e.g. --vs-set batchnorm=true "
+                        "(repeatable; after --vs's preset when both are given)")
     p.add_argument("--replay", metavar="SESSION.jsonl", default=None,
                    help="with --headless: reproduce a recorded session bit for bit (its config replaces --preset)")
     return p
@@ -140,6 +145,8 @@ def check_overlap(args) -> None:
         from gradtui.presets import resolve
         with contextlib.suppress(PresetError):  # a bad preset is reported when it is loaded
             inputs.append(("--preset", str(resolve(args.preset or DEFAULT_PRESET))))
+            if args.vs:
+                inputs.append(("--vs", str(resolve(args.vs))))
     outputs = [(opt, path) for opt, path in (("--record", args.record), ("--export", args.export),
                                              ("--screenshot", args.screenshot)) if path]
     try:
@@ -159,6 +166,8 @@ def _check_args(args) -> None:
         raise UsageError("--replay needs --headless")
     if args.replay and (args.preset or args.overrides or args.seed is not None):
         raise UsageError("--replay takes the session's own configuration: drop --preset/--set/--seed")
+    if args.replay and (args.vs or args.vs_sets):
+        raise UsageError("--replay takes the session's own runs: drop --vs/--vs-set")
     if args.record and args.screenshot:
         raise UsageError("--record goes with the dashboard or --headless")
     check_overlap(args)
@@ -202,6 +211,8 @@ def cmd_dashboard(cfg, args) -> int:
 
     with quiet_numerics():
         extra = {"record": args.record} if args.record else {}
+        if args.vs_cfg is not None:
+            extra["vs"] = args.vs_cfg
         rc = run_app(cfg, mouse=not args.no_mouse, **extra)
     return rc if isinstance(rc, int) else 0
 
@@ -212,7 +223,8 @@ def cmd_screenshot(cfg, args) -> int:
     steps = args.steps or DEFAULT_SCREENSHOT_STEPS
     with quiet_numerics():
         try:
-            save_screenshot(cfg, steps=steps, size=args.size or DEFAULT_SIZE, path=args.screenshot)
+            extra = {"vs": args.vs_cfg} if args.vs_cfg is not None else {}
+            save_screenshot(cfg, steps=steps, size=args.size or DEFAULT_SIZE, path=args.screenshot, **extra)
         except OSError as e:
             raise OutputError(f"--screenshot {args.screenshot}: write failed ({e.strerror or e})") from None
     note(f"wrote {args.screenshot} ({steps} steps)")
@@ -247,13 +259,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         if args.replay:
             from gradtui.session import SessionError, load_session
+            from gradtui.versus import load_pair, run_headless_vs
             try:
-                session = load_session(args.replay)
+                pair = load_pair(args.replay)
+                session = load_session(args.replay) if pair is None else None
             except SessionError as e:
                 raise UsageError(f"--replay {e}") from None
+            if pair is not None:
+                check_fits(*pair[0].configs(), *pair[1].configs())
+                return run_headless_vs([s.config for s in pair], args, pair, default_steps=DEFAULT_HEADLESS_STEPS)
             check_fits(*session.configs())
             return run_headless(session.config, args, session, default_steps=DEFAULT_HEADLESS_STEPS)
         cfg = load_preset(args.preset or DEFAULT_PRESET, args.overrides, args.seed)
+        args.vs_cfg = None
+        if args.vs is not None or args.vs_sets:
+            from gradtui.versus import config_b, run_headless_vs
+            args.vs_cfg = config_b(cfg, args.vs, args.vs_sets)
+            check_fits(cfg, args.vs_cfg)
+            if args.headless:
+                return run_headless_vs([cfg, args.vs_cfg], args, default_steps=DEFAULT_HEADLESS_STEPS)
         check_fits(cfg)
         if args.headless:
             return run_headless(cfg, args, default_steps=DEFAULT_HEADLESS_STEPS)

@@ -50,12 +50,14 @@ def _global_value(name: str, x: float):
 
 
 def record(step: int, glob: np.ndarray, layers: np.ndarray, layer_names: Sequence[str],
-           events: Sequence[str] = (), t: int | None = None, run: int = 0) -> dict:
-    """One step as a JSON-ready dict (the JSONL schema); ``t`` defaults to ``step``."""
+           events: Sequence[str] = (), t: int | None = None, run: int = 0, side: str = "A") -> dict:
+    """One step as a JSON-ready dict (the JSONL schema); ``t`` defaults to ``step``; ``side``: "A",
+    or "B" for the second run of an A/B comparison (``--vs``)."""
     rec: dict = {"t": int(step if t is None else t), "run": int(run), "step": int(step)}
     for s in GLOBAL_STATS:
         rec[s.name] = _global_value(s.name, glob[s.col])
     rec["events"] = list(events)
+    rec["side"] = side
     rec["layers"] = [
         {"name": name, **{s.name: _num(layers[i, s.col]) for s in LAYER_STATS}}
         for i, name in enumerate(layer_names)
@@ -64,7 +66,7 @@ def record(step: int, glob: np.ndarray, layers: np.ndarray, layer_names: Sequenc
 
 
 def csv_header(n_layers: int) -> list[str]:
-    cols = ["t", "run", "step", *(s.name for s in GLOBAL_STATS), "events"]
+    cols = ["t", "run", "step", *(s.name for s in GLOBAL_STATS), "events", "side"]
     for i in range(n_layers):
         cols += [f"layer_{i + 1:02d}_{s.name}" for s in LAYER_STATS]
     return cols
@@ -86,20 +88,20 @@ class Exporter:
     def write(self, steps: np.ndarray, glob: np.ndarray, layers: np.ndarray,
               events_by_step: Mapping[int, Sequence[str]] | None = None,
               layer_names: Sequence[str] | None = None, *, t: np.ndarray | None = None,
-              run: int = 0) -> None:
+              run: int = 0, side: str = "A") -> None:
         """Append rows, all or none; ``layer_names`` when the network was rebuilt with another
         depth; ``t`` (steps since start) per row, default ``steps``; ``run`` the network's number."""
         if layer_names is not None:
             self.layer_names = tuple(layer_names)
         ev = events_by_step or {}
         ts = steps if t is None else t
-        lines = [self._row(int(steps[k]), glob[k], layers[k], ev.get(int(steps[k]), ()), int(ts[k]), run)
+        lines = [self._row(int(steps[k]), glob[k], layers[k], ev.get(int(steps[k]), ()), int(ts[k]), run, side)
                  for k in range(len(steps))]
         if lines:
             self._out.write("".join(lines))
             self.rows += len(lines)
 
-    def _row(self, step, glob, layers, events, t, run) -> str:  # pragma: no cover - abstract
+    def _row(self, step, glob, layers, events, t, run, side) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def close(self) -> None:
@@ -113,8 +115,8 @@ class Exporter:
 
 
 class JsonlExporter(Exporter):
-    def _row(self, step, glob, layers, events, t, run) -> str:
-        rec = record(step, glob, layers, self.layer_names, events, t, run)
+    def _row(self, step, glob, layers, events, t, run, side) -> str:
+        rec = record(step, glob, layers, self.layer_names, events, t, run, side)
         return json.dumps(rec, allow_nan=False, separators=(",", ":")) + "\n"
 
 
@@ -138,9 +140,9 @@ class CsvExporter(Exporter):
         csv.writer(buf, lineterminator="\n").writerow(cells)
         return buf.getvalue()
 
-    def _row(self, step, glob, layers, events, t, run) -> str:
+    def _row(self, step, glob, layers, events, t, run, side) -> str:
         row = [str(t), str(run), str(step), *(_cell(_global_value(s.name, glob[s.col])) for s in GLOBAL_STATS),
-               EVENT_SEP.join(events)]
+               EVENT_SEP.join(events), side]
         for i in range(len(self.layer_names)):
             row += [_cell(_num(layers[i, s.col])) for s in LAYER_STATS]
         # columns follow the first network; a shallower rebuild leaves the rest empty, a deeper
@@ -176,9 +178,10 @@ class ExportPump:
     restarts at 0). A row counts as taken only once the exporter has written it.
     """
 
-    def __init__(self, trainer, exporter: Exporter):
+    def __init__(self, trainer, exporter: Exporter, side: str = "A"):
         self.trainer = trainer
         self.exporter = exporter
+        self.side = side  # the ``side`` column: two pumps (A, B) may feed one exporter
         self._ring = trainer.ring
         self._count = trainer.ring.count
         self._events_seen = trainer.n_events
@@ -211,7 +214,7 @@ class ExportPump:
                 by_step[min(max(ev.step, first), last)].append(ev.text)
         self._pending = keep
         t = steps + (tr.total_steps - tr.step_count)  # rows of the current ring: a constant offset
-        self.exporter.write(steps, glob, layers, by_step, tr.layer_names, t=t, run=self.run)
+        self.exporter.write(steps, glob, layers, by_step, tr.layer_names, t=t, run=self.run, side=self.side)
         self._count = count
         return len(steps)
 

@@ -46,12 +46,13 @@ class Recorder:
     """Attach to a trainer: ``Recorder(path, trainer)``; ``close()`` writes the end line.
     ``file``: an open binary file to write instead of ``path`` (tests)."""
 
-    def __init__(self, path: str | Path, trainer: Trainer, file: IO[bytes] | None = None):
+    def __init__(self, path: str | Path, trainer: Trainer, file: IO[bytes] | None = None, out=None):
         self.path = Path(path)
         self.trainer = trainer
         self.error: OutputError | None = None  # the first failed write; close() raises it
         # (commands arrive from the trainer's thread: a failure is kept, never raised there)
-        self._out = LineFile(self.path, file)
+        # ``out``: a LineFile-like writer to use instead (an A/B record's per-run lines: gradtui.versus)
+        self._out = out if out is not None else LineFile(self.path, file)
         header = {"format": FORMAT, "gradtui": __version__, "config": config_dict(trainer.cfg)}
         self._out.write(json.dumps(header) + "\n")  # a failure here raises OutputError at once
         trainer.on_command = self._record
@@ -149,7 +150,11 @@ def _json_lines(p: Path) -> list[tuple[int, dict]]:
 def load_session(path: str | Path) -> Session:
     """Read and validate a session file; raises :class:`SessionError` with one line."""
     p = Path(path)
-    records = _json_lines(p)
+    return parse_session(_json_lines(p), p)
+
+
+def parse_session(records: list[tuple[int, dict]], p: Path) -> Session:
+    """A :class:`Session` from a file's (line number, object) records (header first)."""
     n0, head = records[0]
     if head.get("format") != FORMAT:
         raise SessionError(f"{p}:{n0}: not a gradtui session (expected format {FORMAT!r})")

@@ -311,6 +311,19 @@ class Trainer:
         self.compile_s = time.perf_counter() - t0
         return self.compile_s
 
+    def clone(self) -> "Trainer":
+        """A fork: an independent trainer in exactly this state (weights, optimiser state, RNG
+        states, batch order, statistics ring, events, step counters), whose next steps are bit for
+        bit the ones this trainer would take. Call it from the thread driving this trainer (between
+        chunks). Its command queue starts empty and it records nothing (no ``on_command``)."""
+        import copy
+
+        fresh = {"commands", "wake", "on_command"}
+        new = Trainer.__new__(Trainer)
+        new.__dict__.update(copy.deepcopy({k: v for k, v in vars(self).items() if k not in fresh}))
+        new.commands, new.wake, new.on_command = queue.SimpleQueue(), threading.Event(), None
+        return new
+
     # ----------------------------------------------------------------------------- views
     def boundary(self, cols: int = 48, rows: int = 24, n_points: int = 300) -> Boundary:
         """Model output over the input plane (evaluation mode), for the decision-boundary view."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from textual.app import App, ComposeResult, SystemCommand
-from textual.containers import Horizontal
+from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -20,19 +20,24 @@ from gradtui.config import Config
 from gradtui.keymap import BY_SHOWN
 from gradtui.stats import Snapshot
 from gradtui.ui import keys, lesson_panel
+from gradtui.ui.ab import ABActions
+from gradtui.ui.compare import RunDiff
 from gradtui.ui.messages import SnapshotMessage, TrainerFailed
 from gradtui.ui.sources import Source
 from gradtui.ui.widgets.run_panel import RunPanel
 from gradtui.watchdog import Watchdog
 
 MIN_SIZE = (60, 16)
+SIDE_BY_SIDE = 120  # two runs side by side from this width on, stacked below it
+AB_PLOTS_HEIGHT = 36  # two runs show their loss plots and boundaries from this height on
 
 
-class GradApp(App[int]):
+class GradApp(ABActions, App[int]):
     CSS_PATH = "app.tcss"
     # Screens get -narrow / -short below the minimum size; app.tcss swaps the layout for a message.
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_SIZE[0], "-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_SIZE[1], "-tall")]
+    # (and -roomy from SIDE_BY_SIDE columns on: two runs go side by side)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_SIZE[0], "-wide"), (SIDE_BY_SIDE, "-roomy")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (MIN_SIZE[1], "-tall"), (AB_PLOTS_HEIGHT, "-high")]
     TITLE = "gradtui"
     BINDINGS = keys.BINDINGS
 
@@ -47,12 +52,13 @@ class GradApp(App[int]):
         self.watchdog: Watchdog | None = None  # the real terminal's (see gradtui.ui.terminal)
         self._panels: dict[str, RunPanel] = {}
         self.initial_lesson: str | None = None  # a lesson to start once mounted (gradtui learn N)
+        self.focus_i = 0  # the run the keys act on (tab switches; gradtui.ui.ab)
 
     # ------------------------------------------------------------------ the current run
     @property
     def source(self) -> Source:
-        """The run the keys act on (the first)."""
-        return self.sources[0]
+        """The run the keys act on (the focused one)."""
+        return self.sources[self.focus_i]
 
     @property
     def snap(self) -> Snapshot | None:
@@ -76,11 +82,9 @@ class GradApp(App[int]):
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         self._panels = {s.run_id: RunPanel(s.run_id, s.hide_wallclock) for s in self.sources}
-        if len(self._panels) == 1:  # (one container less to paint on every frame)
+        with Container(id="runs"):  # (a fork mounts a second panel here)
             yield from self._panels.values()
-        else:
-            with Horizontal(id="runs"):
-                yield from self._panels.values()
+        yield RunDiff(id="diff")  # the A/B difference view (hidden for one run)
         yield Static(f"Terminal too small: gradtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}.\n"
                      f"Enlarge the window ({keys.key('quit')} quits).", id="too-small")
         yield Footer()
@@ -101,6 +105,7 @@ class GradApp(App[int]):
             s.start(self)
         if self.initial_lesson:
             lesson_panel.start_lesson(self, self.initial_lesson)
+        self.ab_refresh()
 
     def exit(self, result: int | None = None, return_code: int = 0, message=None) -> None:
         self._stop_sources()  # the trainers stop now, not once the widgets are gone
@@ -126,6 +131,8 @@ class GradApp(App[int]):
             return
         if source is self.source:
             lesson_panel.on_snapshot(self)
+        if self.two:
+            self.ab_snapshot()
 
     def on_trainer_failed(self, msg: TrainerFailed) -> None:
         source = self.by_id.get(msg.run_id)

@@ -12,7 +12,7 @@ from gradtui.explain import Explainer
 from gradtui.outputs import write_whole
 from gradtui.stats import GLOBAL_COL, Snapshot
 from gradtui.trainer import Trainer
-from gradtui.ui.sources import make_app
+from gradtui.ui.sources import StaticSource, make_app
 from gradtui.ui.widgets.loss_plot import History
 from gradtui.ui.widgets.run_panel import RunPanel
 
@@ -50,11 +50,13 @@ def _history_snapshot(tr: Trainer, hist: History, status: str | None) -> Snapsho
                           steps.astype(np.int64), glob, layers, task=tr.data.task)
 
 
-def save_screenshot(cfg: Config, steps: int, size: tuple[int, int], path: str) -> None:
-    """Render the dashboard after exactly ``steps`` steps, headless, to an SVG at ``path``.
+def save_screenshot(cfg: Config, steps: int, size: tuple[int, int], path: str, vs: Config | None = None) -> None:
+    """Render the dashboard after exactly ``steps`` steps, headless, to an SVG at ``path``
+    (``vs``: run B's configuration, the A/B layout; each run its own fixed snapshots).
     The file appears whole or not at all (written beside its target, then renamed); a write
     error raises OSError (``outputs.write_whole``)."""
-    app = make_app(cfg, steps=steps)
+    app = make_app(cfg, steps=steps) if vs is None else make_app(
+        [StaticSource.fixed(cfg, steps, "A"), StaticSource.fixed(vs, steps, "B")])
     svg: list[str] = []
 
     async def pilot(p) -> None:

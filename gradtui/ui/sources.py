@@ -12,6 +12,7 @@ The UI thread reads only snapshots: everything a panel shows comes from ``Source
 
 from __future__ import annotations
 
+import queue
 import threading
 import traceback
 from functools import partial
@@ -109,6 +110,7 @@ class LiveSource(Source):
         self.trainer = trainer  # touched by the worker thread only, and by commands (a queue)
         self.hz, self.max_steps = hz, max_steps
         self._stop = threading.Event()
+        self._calls: "queue.SimpleQueue[Callable[[Trainer], None]]" = queue.SimpleQueue()
         self.recorder = None
         if record:
             from gradtui.session import Recorder
@@ -121,6 +123,11 @@ class LiveSource(Source):
 
     def stop(self) -> None:
         self._stop.set()
+
+    def call_in_thread(self, fn: Callable[[Trainer], None]) -> None:
+        """Run ``fn(trainer)`` in the trainer's thread between two chunks (e.g. a fork's clone);
+        a paused run's thread takes it within one idle wait (1/hz s)."""
+        self._calls.put(fn)
 
     def submit(self, cmd: Command) -> None:
         super().submit(cmd)
@@ -135,7 +142,9 @@ class LiveSource(Source):
         worker = get_current_worker()
         tr = self.trainer
 
-        def stop() -> bool:
+        def stop() -> bool:  # (asked between chunks: the trainer's state is whole)
+            while not self._calls.empty():
+                self._calls.get_nowait()(tr)
             return self._stop.is_set() or worker.is_cancelled
 
         def publish(snap: Snapshot) -> None:

@@ -11,18 +11,29 @@ from gradtui.ui.sources import LiveSource, make_app
 from gradtui.watchdog import Watchdog, no_terminal
 
 
-def run_app(cfg: Config, mouse: bool = True, record: str | None = None, lesson: str | None = None) -> int:
+def run_app(cfg: Config, mouse: bool = True, record: str | None = None, vs: Config | None = None,
+            lesson: str | None = None) -> int:
     """Run the dashboard in this terminal until the user quits, SIGTERM or a hang-up. Returns an
     exit code. ``record``: write the session (seed, preset, every command with its step) to this
-    file; ``lesson``: start on this lesson (its name). Refuses (a UsageError, before any file is
-    written) without a terminal."""
+    file. ``vs``: run B's configuration (A/B, both recorded to one A/B session file). ``lesson``:
+    start on this lesson (its name). Refuses (a UsageError, before any file is written) without a
+    terminal."""
     problem = no_terminal()
     if problem:
         from gradtui.cli import UsageError
 
         raise UsageError(problem)
-    source = LiveSource(cfg, record=record)
-    app = make_app(source)
+    if vs is None:
+        source = LiveSource(cfg, record=record)
+        sources = [source]
+    else:
+        from gradtui.versus import PairRecorder
+
+        sources = [LiveSource(cfg, run_id="A"), LiveSource(vs, run_id="B")]
+        source = sources[0]
+        if record:
+            source.recorder = PairRecorder(record, [s.trainer for s in sources])
+    app = make_app(sources)
     app.initial_lesson = lesson
     closing = threading.Lock()
     close_errors: list[Exception] = []  # kept for the main thread, whichever thread closed
@@ -34,7 +45,7 @@ def run_app(cfg: Config, mouse: bool = True, record: str | None = None, lesson: 
             except OutputError as e:  # the record was cut (disk full): say so on the way out
                 close_errors.append(e)
 
-    app.watchdog = Watchdog(stop=source.stop, stopped=source.done, close=close_files,
+    app.watchdog = Watchdog(stop=lambda: [s.stop() for s in sources], stopped=source.done, close=close_files,
                             request_exit=lambda: app.exit() if app.is_running else None,
                             fds=[f.fileno() for f in (sys.__stdin__, sys.__stderr__)])
     app.watchdog.install()
@@ -42,12 +53,14 @@ def run_app(cfg: Config, mouse: bool = True, record: str | None = None, lesson: 
         app.run(mouse=mouse)
     finally:
         if record:
-            source.done.wait(2.0)  # the trainer thread stops within a step
+            for s in sources:
+                s.done.wait(2.0)  # the trainer thread stops within a step
         close_files()
         app.watchdog.uninstall(1 if app.error or close_errors else app.return_code or 0)
     if close_errors:  # the CLI's one error line, exit 1 (as any output that failed while running)
         raise close_errors[0]
     if app.error:
-        print(f"gradtui: the trainer crashed: {app.error}\n{source.error_tb}", file=sys.stderr)
+        tb = next((s.error_tb for s in app.sources if s.error), source.error_tb)  # (A's or B's)
+        print(f"gradtui: the trainer crashed: {app.error}\n{tb}", file=sys.stderr)
         return 1
     return app.return_code or 0

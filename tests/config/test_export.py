@@ -14,7 +14,7 @@ from gradtui.commands import Reset, SetFields
 from gradtui.trainer import Trainer
 
 SMALL = Config(depth=2, width=8, n_samples=200, batch_size=16, eval_every=5, lr=0.05)
-GLOBAL_KEYS = ["t", "run", "step", *(s.name for s in GLOBAL_STATS), "events", "layers"]
+GLOBAL_KEYS = ["t", "run", "step", *(s.name for s in GLOBAL_STATS), "events", "side", "layers"]
 LAYER_KEYS = ["name", *(s.name for s in LAYER_STATS)]
 
 
@@ -66,10 +66,11 @@ def test_csv_header_and_rows(tmp_path):
     header = rows[0]
     n = len(tr.layer_names)
     assert header == csv_header(n)
-    assert header[:12] == ["t", "run", "step", "loss", "train_acc", "test_acc", "test_loss", "lr",
-                           "grad_norm", "clipped", "status", "events"]
+    assert header[:13] == ["t", "run", "step", "loss", "train_acc", "test_acc", "test_loss", "lr",
+                           "grad_norm", "clipped", "status", "events", "side"]
     assert f"layer_{n:02d}_dead" == header[-1] and "layer_01_grad_norm" in header
-    assert len(header) == 12 + n * len(LAYER_STATS)
+    assert len(header) == 13 + n * len(LAYER_STATS)
+    assert {r[header.index("side")] for r in rows[1:]} == {"A"}  # a single run is side A
     assert len(rows) == 21 and all(len(r) == len(header) for r in rows)
     assert rows[13][:3] == ["12", "0", "12"] and "lr=0.02" in rows[13][header.index("events")]
     assert rows[1][header.index("test_acc")] == ""

@@ -99,3 +99,21 @@ def test_diagnosis_screen(snap_compare):
 def test_diagnosis_screen_large(snap_compare):
     assert snap_compare(make_app(preset("exploding"), steps=200), terminal_size=(120, 40),
                         run_before=_press_then_settle("D"))
+
+
+def _ab_app():
+    """A/B: deep-sigmoid against the same net with batch norm, 300 fixed steps each."""
+    from gradtui.ui.sources import StaticSource
+
+    a = preset("deep-sigmoid")
+    return make_app([StaticSource.fixed(a, 300, "A"), StaticSource.fixed(a.replace(batchnorm=True), 300, "B")])
+
+
+def test_ab_stacked(snap_compare):
+    """Two runs stacked at 80x24 (gradients, no plots), the difference view below."""
+    assert snap_compare(_ab_app(), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_ab_side_by_side(snap_compare):
+    """Two runs side by side at 120x40 with their plots, the difference view below."""
+    assert snap_compare(_ab_app(), terminal_size=(120, 40), run_before=_settle)
