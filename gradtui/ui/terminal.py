@@ -11,16 +11,17 @@ from gradtui.ui.sources import LiveSource, make_app
 from gradtui.watchdog import Watchdog, no_terminal
 
 
-def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
+def run_app(cfg: Config, mouse: bool = True, record: str | None = None, export: str | None = None,
+            hist_every: int | None = None) -> int:
     """Run the dashboard in this terminal until the user quits, SIGTERM or a hang-up. Returns an
     exit code. ``record``: write the session (seed, preset, every command with its step) to this
-    file. Refuses (a UsageError, before any file is written) without a terminal."""
+    file; ``export``: stream the statistics there (``hist_every``: with histogram records). Refuses (a UsageError, before any file is written) without a terminal."""
     problem = no_terminal()
     if problem:
         from gradtui.cli import UsageError
 
         raise UsageError(problem)
-    source = LiveSource(cfg, record=record)
+    source = LiveSource(cfg, record=record, export=export, hist_every=hist_every)
     app = make_app(source)
     closing = threading.Lock()
     close_errors: list[Exception] = []  # kept for the main thread, whichever thread closed
@@ -39,7 +40,7 @@ def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
     try:
         app.run(mouse=mouse)
     finally:
-        if record:
+        if record or export:
             source.done.wait(2.0)  # the trainer thread stops within a step
         close_files()
         app.watchdog.uninstall(1 if app.error or close_errors else app.return_code or 0)
