@@ -18,6 +18,7 @@ from gradtui.numfmt import pct
 from gradtui.stats import Snapshot
 from gradtui.ui import views as R
 from gradtui.ui.views import DEPTH_MODES, DepthMode
+from gradtui.ui.widgets import layer_views
 from gradtui.ui.widgets.lines import DIM, REGIME_STYLE, LinesWidget, no_steps
 
 VALUE_MIN_W = 8
@@ -25,7 +26,12 @@ _GUIDE = Style(color="magenta", bold=True)
 
 
 def rows(snap: Snapshot | None, width: int, height: int, mode: DepthMode = DEPTH_MODES[0]) -> list[Strip]:
-    """The bars of ``snap``'s per-layer ``mode.stat`` in a ``width`` x ``height`` panel."""
+    """The bars of ``snap``'s per-layer ``mode.stat`` in a ``width`` x ``height`` panel (the
+    histogram and over-time modes: :mod:`gradtui.ui.widgets.layer_views`)."""
+    if mode.kind == "hist":
+        return layer_views.hist_rows(snap, width, height, mode.stat)
+    if mode.kind == "time":
+        return layer_views.time_rows(snap, width, height, mode)
     if snap is None or snap.n_layers == 0:
         return []
     grp = R.groups(snap.n_layers, height)

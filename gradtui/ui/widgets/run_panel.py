@@ -78,6 +78,7 @@ class RunPanel(Vertical):
 
     def _title_profile(self) -> None:
         prof = self.query_one(DepthProfile)
+        prof.set_class(R.DEPTH_MODES[prof.mode].kind != "bars", "-wide")  # strips need the room
         prof.border_title = f"{prof.title}  {key('panel')}"
 
     def _title_loss(self) -> None:
