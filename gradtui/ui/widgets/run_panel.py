@@ -18,7 +18,7 @@ from gradtui.ui.widgets.loss_plot import LossPlot
 from gradtui.ui.widgets.status_bar import StatusBar
 
 PLOT_MIN = 8  # rows of the bottom panels at the least (the loss plot's title + 7)
-GRADS_TITLE = f"log10 |dL/dW| per layer (input at top)  1e{R.LOG_LO:.0f} … 1e{R.LOG_HI:.0f}"
+GRADS_TITLE = f"|dL/dW| per layer (log 1e{R.LOG_LO:.0f}…1e{R.LOG_HI:.0f})"
 
 
 class RunPanel(Vertical):
