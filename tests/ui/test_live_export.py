@@ -91,3 +91,38 @@ async def test_paused_dashboard_publishes_nothing():
             await pilot.pause(0.1)
         assert len(seen) == n
         app.exit()
+
+
+async def test_a_failed_export_write_stops_the_export_not_the_run_and_close_raises(tmp_path):
+    from gradtui.outputs import OutputError
+
+    full = tmp_path / "full.jsonl"
+    full.symlink_to("/dev/full")  # every write: ENOSPC
+    src = LiveSource(CFG, max_steps=STEPS, export=str(full))
+    app = make_app(src)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.snap is not None and app.snap.total_steps == STEPS
+                    and app.snap.status == "paused", what="the capped run")
+        assert src.export_error is not None and not src.error  # the trainer went on
+        app.exit()
+    assert src.done.wait(30)
+    try:
+        src.close()
+    except OutputError as e:
+        assert "full.jsonl" in str(e)
+    else:
+        raise AssertionError("close() did not report the failed write")
+
+
+def test_headless_cli_writes_histogram_records(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "run.jsonl"
+    p = subprocess.run([sys.executable, "-m", "gradtui", "--preset", "relu-he", "--headless", "--steps", "250",
+                        "--export", str(out), "--export-hist"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["t"] for r in recs if "hist" in r] == [99, 199]
+    assert len([r for r in recs if "hist" not in r]) == 250
+    assert "250 rows and 2 histogram records" in p.stderr
