@@ -83,5 +83,11 @@ class DepthProfile(LinesWidget):
     def view(self) -> tuple:
         return (self.mode,)
 
+    def basis(self, snap: Snapshot | None) -> object:
+        # a histogram changes on the boundary's beat only: rebuild then, not on every snapshot
+        if snap is not None and DEPTH_MODES[self.mode].kind == "hist":
+            return snap.hist
+        return snap
+
     def rows(self, snap: Snapshot | None, width: int, height: int) -> list[Strip]:
         return rows(snap, width, height, DEPTH_MODES[self.mode])

@@ -82,7 +82,7 @@ class LossPlot(PlotextPlot):
         many = self.size.height >= 10
         x_lo, x_hi = float(xs[ok].min()), float(xs[ok].max())
         ty = self._y(test_loss)
-        tok = np.isfinite(ty)
+        tok = np.isfinite(ty) & (steps >= x_lo) & (steps <= x_hi)
         y_all = np.concatenate([ys[ok], ty[tok]])
         ch = axes.chance(snap.config.dataset, snap.config.n_classes) if snap.task == "classify" else None
         if ch is not None:
@@ -95,7 +95,7 @@ class LossPlot(PlotextPlot):
         plt.plot(xs[ok].tolist(), ys[ok].tolist(), color=axes.COLORS["train"], marker="braille")
         if tok.any():
             plt.plot(steps[tok].tolist(), ty[tok].tolist(), color=axes.COLORS["test"], marker="braille")
-        aok = np.isfinite(acc)
+        aok = np.isfinite(acc) & (steps >= x_lo) & (steps <= x_hi)
         if snap.task == "classify":
             if ch is not None:
                 plt.plot(cx, [ch[1]] * len(cx), color=axes.COLORS["chance"], marker="·", yside="right")
@@ -108,8 +108,7 @@ class LossPlot(PlotextPlot):
         for k, step, _ in marks:
             plt.vline(float(step), axes.COLORS["event"])
             plt.text(str(k), float(step), y_hi, color=axes.COLORS["event"])
-        if x_hi <= x_lo:
-            plt.xlim(x_lo - 1, x_lo + 1)
+        plt.xlim(x_lo - 1, x_lo + 1) if x_hi <= x_lo else plt.xlim(x_lo, x_hi)
         n_ticks = 3 if many else 2
         if self.log_y:  # the log10 axis labelled with the losses themselves, distinct
             pos, labels = axes.log_ticks(y_lo, y_hi, n_ticks)
