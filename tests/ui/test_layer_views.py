@@ -59,6 +59,12 @@ def test_saturated_tanh_shows_mass_at_both_ends(base):
     assert "ends" not in lines[1] and lines[1][lw] == " " and "█" in lines[1]
     axis = lines[-1]
     assert axis.split() == ["-1", "0", "1"]
+    rng = np.tile([-1.0, 1.0], (base.n_layers, 1))
+    rng[-1] = (-3.5, 2.25)  # the output layer's logits have their own range: stated on its row
+    own = Snapshot.build(base.config, base.layer_names, base.step, base.status, np.array(base.steps),
+                         np.array(base.glob), np.array(base.layers),
+                         hist=Histograms(base.step, act, rng, act[:, :1].repeat(BINS + 2, 1), act[:, :1].repeat(BINS + 2, 1)))
+    assert plain(depth_profile.rows(own, 60, 10, MODE["act histogram"]))[-2].endswith("-3.5…2.2")
 
 
 def test_dead_units_are_a_spike_in_the_zero_cell_and_decades_are_labelled(base):

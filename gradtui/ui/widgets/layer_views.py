@@ -69,6 +69,10 @@ def hist_rows(snap: Snapshot | None, width: int, height: int, quantity: str) -> 
     lw = len(labels[0])
     data = _group_mean(np.asarray(getattr(hist, quantity), np.float64), grp)
     notes = [(_act_note if quantity == "act" else _decade_note)(row) for row in data]
+    if quantity == "act" and len(grp) > 1 and grp[-1] == (snap.n_layers - 1, snap.n_layers):
+        lo, hi = hist.act_range[-1]  # the output layer's logits: their own range, not the axis's
+        if not np.array_equal(hist.act_range[-1], hist.act_range[grp[0][0]]):
+            notes[-1] = f"{num(lo)}…{num(hi)}"
     note_w = 1 + max(map(len, notes))
     strip_w = max(4, width - lw - note_w)
     lines = []
