@@ -85,7 +85,9 @@ def _probe(fn: str, *args) -> dict:
 
 def dashboard_probe(seconds: float = 8.0) -> dict:
     """deep-sigmoid: trainer steps/s alone (the headless CLI's loop) and with the real dashboard
-    running (headless ``run_test``, snapshots at 10 Hz), plus the UI thread's share of a core."""
+    running (headless ``run_test``, snapshots at 10 Hz, the depth panel on the |dL/dW| histograms:
+    the costliest view), plus the UI thread's share of a core; then paused for ``seconds``: the
+    UI thread's and the whole process's share of a core."""
     import asyncio
 
     from gradtui import drive
@@ -116,6 +118,11 @@ def dashboard_probe(seconds: float = 8.0) -> dict:
         async with app.run_test(size=(100, 30)) as pilot:
             while not (app.snap and app.snap.status == "running" and app.snap.step > 0):
                 await pilot.pause(0.05)
+            from gradtui.ui.views import DEPTH_MODES
+            from gradtui.ui.widgets import DepthProfile
+
+            while DEPTH_MODES[app.query_one(DepthProfile).mode].name != "dL/dW histogram":
+                await pilot.press("v")
             await asyncio.sleep(1.0)
             # (steps from the snapshots: the UI thread reads no trainer field)
             t0, c0, n0, f0 = time.perf_counter(), time.thread_time(), app.snap.total_steps, len(frames)
@@ -124,6 +131,15 @@ def dashboard_probe(seconds: float = 8.0) -> dict:
             out["dashboard"] = (app.snap.total_steps - n0) / dt
             out["ui_cpu"] = (time.thread_time() - c0) / dt  # this coroutine runs on the UI thread
             out["snapshots_per_s"] = (len(frames) - f0) / dt
+            await pilot.press("space")  # paused: nothing new to show, nothing redrawn
+            while app.snap.status != "paused":
+                await pilot.pause(0.05)
+            await asyncio.sleep(1.0)
+            t0, c0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
+            await asyncio.sleep(seconds)
+            dt = time.perf_counter() - t0
+            out["paused_ui_cpu"] = (time.thread_time() - c0) / dt
+            out["paused_cpu"] = (time.process_time() - p0) / dt
             app.exit()
 
     asyncio.run(watch())
@@ -228,6 +244,9 @@ def render(report: dict) -> str:
     if d and "error" not in d:
         lines.append(f"dashboard (deep-sigmoid, {d['snapshots_per_s']:.1f} snapshots/s): {d['dashboard']:,.0f} steps/s "
                      f"vs {d['headless']:,.0f} headless = {100 * d['ratio']:.0f}%; UI thread {100 * d['ui_cpu']:.1f}% of a core")
+        if "paused_cpu" in d:
+            lines.append(f"dashboard paused: UI thread {100 * d['paused_ui_cpu']:.1f}% of a core, whole process "
+                         f"{100 * d['paused_cpu']:.1f}%")
     elif d:
         lines.append(f"dashboard cost not measured: {d['error']}")
     if report.get("ab_dashboard"):

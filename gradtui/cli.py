@@ -100,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"steps to train (headless default {DEFAULT_HEADLESS_STEPS}, "
                         f"screenshot default {DEFAULT_SCREENSHOT_STEPS})")
     p.add_argument("--export", metavar="RUN.jsonl|RUN.csv", default=None,
-                   help="with --headless: stream per-step statistics to a .jsonl or .csv file")
+                   help="stream per-step statistics to a .jsonl or .csv file (headless or while the dashboard runs)")
+    p.add_argument("--export-hist", action="store_true",
+                   help="with --export RUN.jsonl: add a per-layer histogram record every 100 steps")
     p.add_argument("--size", type=_size, default=None, metavar="WxH",
                    help=f"screenshot size in cells (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
     p.add_argument("--no-mouse", action="store_true", help="dashboard without mouse tracking (e.g. over SSH)")
@@ -156,8 +158,10 @@ def check_overlap(args) -> None:
 
 
 def _check_args(args) -> None:
-    if args.export and not args.headless:
-        raise UsageError("--export needs --headless")
+    if args.export and args.screenshot:
+        raise UsageError("--export goes with the dashboard or --headless")
+    if args.export_hist and not (args.export and args.export.lower().endswith(".jsonl")):
+        raise UsageError("--export-hist needs --export RUN.jsonl")
     if args.size and not args.screenshot:
         raise UsageError("--size needs --screenshot")
     if args.steps is not None and not (args.headless or args.screenshot):
@@ -168,6 +172,8 @@ def _check_args(args) -> None:
         raise UsageError("--replay takes the session's own configuration: drop --preset/--set/--seed")
     if args.replay and (args.vs or args.vs_sets):
         raise UsageError("--replay takes the session's own runs: drop --vs/--vs-set")
+    if args.export and (args.vs or args.vs_sets) and not args.headless:
+        raise UsageError("--export with --vs writes both runs with --headless; the dashboard exports one run")
     if args.record and args.screenshot:
         raise UsageError("--record goes with the dashboard or --headless")
     check_overlap(args)
@@ -213,6 +219,9 @@ def cmd_dashboard(cfg, args) -> int:
         extra = {"record": args.record} if args.record else {}
         if args.vs_cfg is not None:
             extra["vs"] = args.vs_cfg
+        if args.export:
+            from gradtui.headless import hist_every
+            extra.update(export=args.export, hist_every=hist_every(args))
         rc = run_app(cfg, mouse=not args.no_mouse, **extra)
     return rc if isinstance(rc, int) else 0
 

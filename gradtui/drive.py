@@ -49,14 +49,15 @@ UNTIMED = math.inf  # a chunk ``seconds`` meaning "no time bound": only ``chunk`
 def run(trainer: Trainer, until: int | None = None, *, schedule: Iterable[tuple[int, Command]] = (),
         on_chunk: Callable[[Trainer], None] | None = None, should_stop: Callable[[], bool] | None = None,
         chunk: int = MAX_CHUNK, seconds: float | Callable[[Trainer], float] | None = None,
-        idle: Callable[[Trainer], None] | None = None) -> Trainer:
+        idle: Callable[[Trainer], None] | None = None, align: int | None = None) -> Trainer:
     """Drive ``trainer`` until ``trainer.total_steps == until`` (None: no end), applying each
     ``(at, command)`` of ``schedule`` once ``at`` total steps have run (same-step commands in
     their order). Between chunks: due scheduled commands, then ``should_stop()``, then the queued
     commands (inside :meth:`Trainer.run_chunk`). A chunk holds at most ``chunk`` steps, never runs
     past the next scheduled command, and holds about ``seconds`` of work when given (a number, or a
     function of the trainer asked before every chunk); results never depend on chunking.
-    ``on_chunk(trainer)`` is called after every chunk.
+    ``on_chunk(trainer)`` is called after every chunk; ``align``: chunks also end whenever
+    ``total_steps`` reaches a multiple of it (e.g. the export's histogram records).
 
     When a chunk runs no step (diverged, paused, ``until`` reached in live mode): without ``idle``
     it returns (nothing can change that now: a scheduled command due at this step was applied
@@ -75,6 +76,8 @@ def run(trainer: Trainer, until: int | None = None, *, schedule: Iterable[tuple[
             break
         if i < len(pending):
             n = min(n, pending[i][0] - trainer.total_steps)
+        if align:
+            n = min(n, align - trainer.total_steps % align)
         budget = seconds(trainer) if callable(seconds) else seconds
         ran = trainer.run_chunk(max_steps=max(n, 0), seconds=UNTIMED if budget is None else budget)
         if on_chunk is not None:
@@ -97,8 +100,11 @@ class Runner:
     """
 
     def __init__(self, trainer: Trainer, publish: Callable[[Snapshot], None], hz: float = UI_HZ,
-                 boundary_hz: float = BOUNDARY_HZ, window: int = 1024, max_steps: int | None = None):
+                 boundary_hz: float = BOUNDARY_HZ, window: int = 1024, max_steps: int | None = None,
+                 on_chunk: Callable[[Trainer], None] | None = None, align: int | None = None):
         self.trainer = trainer
+        self.on_chunk = on_chunk  # after every chunk, in this thread (e.g. the dashboard's export)
+        self.align = align  # chunks end at multiples of this many total steps too (see run)
         self.publish = publish
         self.period = 1.0 / hz
         self.boundary_period = 1.0 / boundary_hz if boundary_hz else None
@@ -109,11 +115,22 @@ class Runner:
         self._hist = None
         self._explainer = Explainer()
         self._refresh_findings = True
+        self._shown: tuple = ()  # what the last snapshot showed: an idle trainer publishes nothing new
 
     def stop(self) -> None:
         self.stop_requested = True
 
+    def _state(self) -> tuple:
+        tr = self.trainer
+        return (tr.total_steps, tr.status, tr.n_events, tr.commands_taken, tr.message, self._boundary, self._hist)
+
+    def _news(self) -> bool:
+        """Anything a new snapshot would show that the last one did not (objects by identity)."""
+        now, shown = self._state(), self._shown
+        return not shown or now[:5] != shown[:5] or any(a is not b for a, b in zip(now[5:], shown[5:]))
+
     def _publish(self, status=None, sps=0.0) -> None:
+        self._shown = self._state()
         snap = self.trainer.snapshot(self.window, status=status, boundary=self._boundary, steps_per_sec=sps,
                                      hist=self._hist)
         if status != "compiling":  # the prediction and the diagnosis (findings on the boundary's beat)
@@ -140,7 +157,7 @@ class Runner:
         self._rate_n = self._last_n = tr.total_steps
         self._seen_events, self._sps = tr.n_events, 0.0
         run(tr, self.max_steps, on_chunk=self._after_chunk, should_stop=stop, seconds=self._budget,
-            idle=lambda t: t.wake.wait(self.period))  # paused, diverged or capped: until a command
+            idle=lambda t: t.wake.wait(self.period), align=self.align)  # paused, diverged or capped: until a command
 
     def _compile(self, stop: Callable[[], bool]) -> bool:
         """``warm_up`` in a daemon thread: a numba compile cannot be interrupted, but a stop must
@@ -170,6 +187,8 @@ class Runner:
         return min(CHUNK_SECONDS, self.period / 2, max(MIN_CHUNK_SECONDS, self._next_pub - time.perf_counter()))
 
     def _after_chunk(self, tr: Trainer) -> None:
+        if self.on_chunk is not None:
+            self.on_chunk(tr)
         if self.max_steps is not None and tr.total_steps >= self.max_steps:
             tr.paused = True  # capped: shown as paused
         now = time.perf_counter()
@@ -181,7 +200,8 @@ class Runner:
             self._hist = tr.histograms()
             self._refresh_findings = True
             self._last_bd = now
-        if changed or now >= self._next_pub - PUBLISH_SLACK:
+        if changed or (now >= self._next_pub - PUBLISH_SLACK and self._news()):
+            # (paused, diverged or capped with nothing new: no snapshot, so nothing is redrawn)
             if now - self._rate_t > RATE_SECONDS:
                 self._sps = (tr.total_steps - self._rate_n) / (now - self._rate_t)
                 self._rate_t, self._rate_n = now, tr.total_steps

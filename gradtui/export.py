@@ -29,6 +29,7 @@ from gradtui.stats import GLOBAL_STATS, LAYER_STATS, STATUS_NAMES, Event
 
 SUFFIXES = (".jsonl", ".csv")
 EVENT_SEP = "; "
+HIST_EVERY = 100  # --export-hist: one histogram record after every this many steps (t + 1 a multiple)
 
 
 class ExportError(ValueError):
@@ -79,6 +80,7 @@ class Exporter:
         self.path = Path(path)
         self.layer_names = tuple(layer_names)
         self.rows = 0
+        self.hist_records = 0
         self._out = LineFile(self.path, file)
         self._start()
 
@@ -101,6 +103,11 @@ class Exporter:
             self._out.write("".join(lines))
             self.rows += len(lines)
 
+    def write_hist(self, hist, t: int, run: int = 0, side: str = "A") -> None:
+        """Append one histogram record (:meth:`gradtui.histograms.Histograms.as_dict` under
+        ``hist``, with the ``t``, ``run`` and ``side`` of the step it measured): JSONL only."""
+        raise ExportError(f"{self.path}: histogram records need a .jsonl export")
+
     def _row(self, step, glob, layers, events, t, run, side) -> str:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -115,6 +122,11 @@ class Exporter:
 
 
 class JsonlExporter(Exporter):
+    def write_hist(self, hist, t: int, run: int = 0, side: str = "A") -> None:
+        rec = {"t": int(t), "run": int(run), "side": side, "hist": hist.as_dict(self.layer_names)}
+        self._out.write(json.dumps(rec, allow_nan=False, separators=(",", ":")) + "\n")
+        self.hist_records += 1
+
     def _row(self, step, glob, layers, events, t, run, side) -> str:
         rec = record(step, glob, layers, self.layer_names, events, t, run, side)
         return json.dumps(rec, allow_nan=False, separators=(",", ":")) + "\n"
@@ -176,12 +188,18 @@ class ExportPump:
     Rows carry ``t``, the trainer's ``total_steps`` before the step (the session file's ``at``),
     and ``run``: 0, then +1 whenever the trainer was rebuilt (reset, preset, new network: ``step``
     restarts at 0). A row counts as taken only once the exporter has written it.
+
+    ``hist_every``: after the rows, a histogram record of the newest step whenever ``t + 1`` of it
+    is a multiple of ``hist_every`` (the driving loop's ``align`` makes chunks end there, so the
+    records do not depend on chunking).
     """
 
-    def __init__(self, trainer, exporter: Exporter, side: str = "A"):
+    def __init__(self, trainer, exporter: Exporter, side: str = "A", hist_every: int | None = None):
         self.trainer = trainer
         self.exporter = exporter
         self.side = side  # the ``side`` column: two pumps (A, B) may feed one exporter
+        self.hist_every = hist_every
+        self._hist_at = -1
         self._ring = trainer.ring
         self._count = trainer.ring.count
         self._events_seen = trainer.n_events
@@ -216,7 +234,17 @@ class ExportPump:
         t = steps + (tr.total_steps - tr.step_count)  # rows of the current ring: a constant offset
         self.exporter.write(steps, glob, layers, by_step, tr.layer_names, t=t, run=self.run, side=self.side)
         self._count = count
+        self._pump_hist(int(t[-1]))
         return len(steps)
+
+    def _pump_hist(self, t_last: int) -> None:
+        every, tr = self.hist_every, self.trainer
+        if not every or (t_last + 1) % every or t_last == self._hist_at or tr.step_count == 0:
+            return
+        hist = tr.histograms()  # of the newest step, the row just written (t_last)
+        if hist is not None:
+            self.exporter.write_hist(hist, t_last, self.run, self.side)
+        self._hist_at = t_last
 
     def _restamp(self, events: list) -> list:
         """After a rebuild: events still waiting for a step of the old network, and new ones from

@@ -130,7 +130,7 @@ def _open_outputs(trainer, args, stack: contextlib.ExitStack):
             except OutputError as e:  # before any step: bad input, exit 2
                 raise UsageError(f"--export {e}") from None
             stack.callback(exporter.close)
-            pump = ExportPump(trainer, exporter)
+            pump = ExportPump(trainer, exporter, hist_every=hist_every(args))
             stack.callback(pump.pump)  # runs first: the last rows, then close
         if args.record:
             from gradtui.session import Recorder
@@ -146,6 +146,13 @@ def _open_outputs(trainer, args, stack: contextlib.ExitStack):
                 os.remove(path)
         raise
     return pump, recorder
+
+
+def hist_every(args) -> int | None:
+    """Steps between the export's histogram records (``--export-hist``), None when off."""
+    from gradtui.export import HIST_EVERY
+
+    return HIST_EVERY if getattr(args, "export_hist", False) else None
 
 
 def _steps_to_run(args, session, default: int) -> int:
@@ -189,10 +196,10 @@ def run_headless(cfg, args, session=None, default_steps: int = 1000) -> int:
             if session is not None:
                 from gradtui.session import replay
                 replay(session, trainer, until=n_steps, after_chunk=after_chunk,
-                       seconds=drive.CHUNK_SECONDS, should_stop=stop.is_set)
+                       seconds=drive.CHUNK_SECONDS, should_stop=stop.is_set, align=hist_every(args))
             else:
                 drive.run(trainer, n_steps, on_chunk=after_chunk, should_stop=stop.is_set,
-                          seconds=drive.CHUNK_SECONDS)
+                          seconds=drive.CHUNK_SECONDS, align=hist_every(args))
         interrupted = stop.is_set()
     return _finish(trainer, args, pump, interrupted, time.perf_counter() - t0)
 
@@ -206,7 +213,8 @@ def _finish(trainer, args, pump, interrupted: bool, elapsed: float) -> int:
     note(f"{trainer.total_steps} steps in {elapsed:.1f}s "
          f"({trainer.total_steps / max(elapsed, 1e-9):,.0f} steps/s)")
     if pump:
-        note(f"wrote {pump.exporter.rows} rows to {args.export}")
+        hist = f" and {pump.exporter.hist_records} histogram records" if pump.hist_every else ""
+        note(f"wrote {pump.exporter.rows} rows{hist} to {args.export}")
     with quiet_numerics():
         emit(summary(trainer))
     return 130 if interrupted else 0

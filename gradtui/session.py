@@ -186,7 +186,8 @@ def parse_session(records: list[tuple[int, dict]], p: Path) -> Session:
 
 def replay(session: Session, trainer: Trainer, until: int | None = None,
            after_chunk: Callable[[Trainer], None] | None = None, chunk: int = drive.MAX_CHUNK,
-           seconds: float | None = None, should_stop: Callable[[], bool] | None = None) -> Trainer:
+           seconds: float | None = None, should_stop: Callable[[], bool] | None = None,
+           align: int | None = None) -> Trainer:
     """Drive ``trainer`` (built from ``session.config``) through the recorded commands, each at
     its recorded step, up to ``until`` total steps (default: the session's end). Pause, resume
     and single steps are ignored: they changed when steps ran, not what they computed.
@@ -196,4 +197,4 @@ def replay(session: Session, trainer: Trainer, until: int | None = None,
     stop = until if until is not None else (session.end if session.end is not None else
                                             (session.commands[-1][0] if session.commands else 0))
     return drive.run(trainer, stop, schedule=[(at, c) for at, c in session.commands if c.numeric],
-                     on_chunk=after_chunk, should_stop=should_stop, chunk=chunk, seconds=seconds)
+                     on_chunk=after_chunk, should_stop=should_stop, chunk=chunk, seconds=seconds, align=align)

@@ -122,6 +122,8 @@ class Boundary:
     values: np.ndarray  # (rows, cols): predicted class (classify) or output (regress); row 0 = top
     points: np.ndarray  # (n, 2) a subsample of the training inputs
     labels: np.ndarray  # (n,) their classes or targets
+    test_points: np.ndarray | None = None  # (m, 2) a subsample of the test inputs
+    test_labels: np.ndarray | None = None  # (m,) their classes or targets
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:

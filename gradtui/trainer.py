@@ -338,9 +338,12 @@ class Trainer:
         else:
             vals = out[:, 0].astype(np.float64)
         step = max(1, len(self.x) // n_points)
+        d = self.data
+        t_step = max(1, len(d.x_test) // max(1, n_points // 6))  # fewer: a × covers a whole cell
+        t_labels = d.t_test.argmax(1) if d.task == "classify" else d.t_test[:, 0]
         return Boundary((float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])),
-                        vals.reshape(rows, cols), self.data.x_train[::step].copy(),
-                        self.data.labels_train[::step].copy())
+                        vals.reshape(rows, cols), d.x_train[::step].copy(), d.labels_train[::step].copy(),
+                        d.x_test[::t_step].copy(), t_labels[::t_step].astype(d.labels_train.dtype))
 
     def histograms(self) -> Histograms | None:
         """Per-layer histograms of the last step (None before the first step of this network)."""

@@ -87,7 +87,7 @@ class GradApp(ABActions, App[int]):
         yield RunDiff(id="diff")  # the A/B difference view (hidden for one run)
         yield Static(f"Terminal too small: gradtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}.\n"
                      f"Enlarge the window ({keys.key('quit')} quits).", id="too-small")
-        yield Footer()
+        yield Footer(show_command_palette=False)  # (Ctrl+P still opens it): the keys fit in 80 columns
 
     def on_mount(self) -> None:
         if self.watchdog is not None:  # Textual's driver has set its SIGCONT handler by now

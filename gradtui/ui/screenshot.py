@@ -42,9 +42,10 @@ def fixed_snapshot(cfg: Config, steps: int, status: str | None = None,
 
 def _history_snapshot(tr: Trainer, hist: History, status: str | None) -> Snapshot:
     """A snapshot carrying only the loss plot's history rows (step, loss, test accuracy)."""
-    steps, loss, acc = hist.arrays()
+    steps, loss, test_loss, acc = hist.arrays()
     glob = np.full((len(steps), K.N_GSTATS), np.nan)
     glob[:, GLOBAL_COL["loss"]], glob[:, GLOBAL_COL["test_acc"]] = loss, acc
+    glob[:, GLOBAL_COL["test_loss"]] = test_loss
     layers = np.broadcast_to(np.nan, (len(steps), len(tr.layer_names), K.N_LSTATS))  # no memory
     return Snapshot.build(tr.cfg, tr.layer_names, int(steps[-1]) + 1, status or tr.status,
                           steps.astype(np.int64), glob, layers, task=tr.data.task)

@@ -101,10 +101,13 @@ class StaticSource(Source):
 class LiveSource(Source):
     """A trainer (``cfg``'s, or ``trainer``) run flat out by a :class:`Runner` in a thread worker.
     ``record``: write the session (seed, config, every command with its step) to this file; it is
-    opened now (a write error raises here) and finished by :meth:`close`."""
+    opened now (a write error raises here) and finished by :meth:`close`. ``export``: stream the
+    per-step statistics there as the headless mode does (written from the trainer's thread after
+    every chunk; ``hist_every``: histogram records too), finished by :meth:`close`."""
 
     def __init__(self, cfg: Config | None = None, *, trainer: Trainer | None = None, run_id: str = "run",
-                 hz: float = UI_HZ, max_steps: int | None = None, record: str | None = None) -> None:
+                 hz: float = UI_HZ, max_steps: int | None = None, record: str | None = None,
+                 export: str | None = None, hist_every: int | None = None) -> None:
         trainer = trainer or Trainer(cfg)
         super().__init__(run_id, trainer.cfg, trainer.commands_taken)  # no thread runs it yet
         self.trainer = trainer  # touched by the worker thread only, and by commands (a queue)
@@ -116,6 +119,21 @@ class LiveSource(Source):
             from gradtui.session import Recorder
 
             self.recorder = Recorder(record, trainer)
+        self.pump = self.export_error = None
+        if export:
+            from gradtui.export import ExportPump, open_exporter
+
+            self.pump = ExportPump(trainer, open_exporter(export, trainer.layer_names), hist_every=hist_every)
+
+    def _export(self, tr: Trainer) -> None:  # in the trainer's thread, after every chunk
+        if self.pump is None or self.export_error is not None:
+            return
+        from gradtui.outputs import OutputError
+
+        try:
+            self.pump.pump()
+        except OutputError as e:  # kept for close(): the run goes on, the export stops
+            self.export_error = e
 
     def start(self, app: "App") -> None:
         app.run_worker(partial(self._train, app.post_message), name="trainer", group=f"run {self.run_id}",
@@ -134,9 +152,18 @@ class LiveSource(Source):
         self.trainer.submit(cmd)  # a thread-safe queue: the trainer takes it between chunks
 
     def close(self) -> None:
-        """Finish the record (once the trainer stopped); raises OutputError if it was cut."""
-        if self.recorder is not None:
-            self.recorder.close()
+        """Finish the record and the export (once the trainer stopped); raises OutputError if
+        either was cut."""
+        try:
+            if self.recorder is not None:
+                self.recorder.close()
+        finally:
+            if self.pump is not None:
+                self._export(self.trainer)  # the last rows
+                pump, self.pump = self.pump, None
+                pump.exporter.close()
+                if self.export_error is not None:
+                    raise self.export_error
 
     def _train(self, post: Callable[[object], object]) -> None:  # in the worker thread
         worker = get_current_worker()
@@ -152,7 +179,8 @@ class LiveSource(Source):
 
         try:
             # (the Runner compiles in a daemon thread and notices a stop while numba compiles)
-            Runner(tr, publish, hz=self.hz, max_steps=self.max_steps).run(should_stop=stop)
+            Runner(tr, publish, hz=self.hz, max_steps=self.max_steps, on_chunk=self._export,
+                   align=self.pump.hist_every if self.pump else None).run(should_stop=stop)
         except Exception as exc:  # shown on screen, never swallowed
             self._stop.set()
             post(TrainerFailed(self.run_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()))

@@ -12,11 +12,12 @@ from gradtui.watchdog import Watchdog, no_terminal
 
 
 def run_app(cfg: Config, mouse: bool = True, record: str | None = None, vs: Config | None = None,
-            lesson: str | None = None) -> int:
+            lesson: str | None = None, export: str | None = None, hist_every: int | None = None) -> int:
     """Run the dashboard in this terminal until the user quits, SIGTERM or a hang-up. Returns an
     exit code. ``record``: write the session (seed, preset, every command with its step) to this
     file. ``vs``: run B's configuration (A/B, both recorded to one A/B session file). ``lesson``:
-    start on this lesson (its name). Refuses (a UsageError, before any file is written) without a
+    start on this lesson (its name). ``export``: stream the statistics there (``hist_every``: with
+    histogram records; one run only). Refuses (a UsageError, before any file is written) without a
     terminal."""
     problem = no_terminal()
     if problem:
@@ -24,7 +25,7 @@ def run_app(cfg: Config, mouse: bool = True, record: str | None = None, vs: Conf
 
         raise UsageError(problem)
     if vs is None:
-        source = LiveSource(cfg, record=record)
+        source = LiveSource(cfg, record=record, export=export, hist_every=hist_every)
         sources = [source]
     else:
         from gradtui.versus import PairRecorder
@@ -52,7 +53,7 @@ def run_app(cfg: Config, mouse: bool = True, record: str | None = None, vs: Conf
     try:
         app.run(mouse=mouse)
     finally:
-        if record:
+        if record or export:
             for s in sources:
                 s.done.wait(2.0)  # the trainer thread stops within a step
         close_files()

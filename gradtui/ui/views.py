@@ -35,14 +35,23 @@ class DepthMode(NamedTuple):
     lo: float
     hi: float
     guide: float | None = None  # a vertical guide at this value
+    kind: str = "bars"  # bars: the latest value; time: over the window; hist: a histogram of snap.hist
 
 
 DEPTH_MODES = (
     DepthMode("grad_norm", "grad norm", "|dL/dW| by depth (log)", True, LOG_LO, LOG_HI),
-    DepthMode("update_ratio", "update ratio", "update:weight ratio (log, | = 1e-3)", True, -8.0, 0.0, -3.0),
+    DepthMode("update_ratio", "update ratio", "upd:weight (log |=1e-3)", True, -8.0, 0.0, -3.0),
     DepthMode("saturated", "saturated", "saturated units %", False, 0.0, 1.0),
     DepthMode("dead", "dead", "dead units %", False, 0.0, 1.0),
     DepthMode("act_std", "act std", "activation std (| = 1)", False, 0.0, 2.0, 1.0),
+    # makemore part 3: histograms (stat = the Histograms field) and statistics over time
+    DepthMode("act", "act histogram", "activation histogram", False, 0.0, 1.0, kind="hist"),
+    DepthMode("grad", "dL/dW histogram", "|dL/dW| histogram (decades)", True, 0.0, 1.0, kind="hist"),
+    DepthMode("delta", "dL/dz histogram", "|dL/dz| histogram (decades)", True, 0.0, 1.0, kind="hist"),
+    DepthMode("update_ratio", "ratio over time", "upd:weight over time, 1e-6…1", True, -6.0, 0.0, -3.0,
+              kind="time"),
+    DepthMode("saturated|dead", "sat/dead over time", "saturated/dead % over time", False, 0.0, 1.0,
+              kind="time"),
 )
 NO_STEPS = "– no steps yet"
 

@@ -133,11 +133,12 @@ async def test_a_preset_too_big_for_the_memory_is_refused_not_sent(monkeypatch):
 async def test_panel_and_log_toggles_send_no_command():
     app, src = echo_app()
     async with app.run_test(size=(100, 30)) as pilot:
+        from gradtui.ui.views import DEPTH_MODES
+
         titles = []
-        for _ in range(5):
+        for _ in DEPTH_MODES:
             titles.append(app.query_one(DepthProfile).title)
             await pilot.press("v")
-        from gradtui.ui.views import DEPTH_MODES
 
         assert titles == [m.title for m in DEPTH_MODES] and app.query_one(DepthProfile).title == titles[0]
         assert app.query_one(DepthProfile).border_title == f"{titles[0]}  v"
@@ -223,7 +224,8 @@ def test_the_v_key_help_names_every_depth_mode():
 
     tip = next(b.tooltip for b in BINDINGS if b.action == "panel")
     assert tip == "depth panel: " + " / ".join(m.name for m in DEPTH_MODES)
-    assert tip == "depth panel: grad norm / update ratio / saturated / dead / act std"  # as the help shows
+    assert tip == ("depth panel: grad norm / update ratio / saturated / dead / act std / act histogram / "
+                   "dL/dW histogram / dL/dz histogram / ratio over time / sat/dead over time")  # as the help shows
 
 
 async def test_status_bar_never_wraps_a_long_message_over_the_config_line():

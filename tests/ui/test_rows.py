@@ -65,7 +65,7 @@ def test_rows_before_any_snapshot_and_before_the_first_step():
         assert all("no steps yet" in s and "nan" not in s for s in lines)
 
 
-@pytest.mark.parametrize("mode", DEPTH_MODES, ids=[m.stat for m in DEPTH_MODES])
+@pytest.mark.parametrize("mode", [m for m in DEPTH_MODES if m.kind == "bars"], ids=lambda m: m.stat)
 def test_every_depth_mode_draws_one_bar_per_layer(snap, mode):
     lines = plain(depth_profile.rows(snap, 40, 10, mode))
     assert [s.split()[0] for s in lines] == list(snap.layer_names)

@@ -117,3 +117,78 @@ def test_ab_stacked(snap_compare):
 def test_ab_side_by_side(snap_compare):
     """Two runs side by side at 120x40 with their plots, the difference view below."""
     assert snap_compare(_ab_app(), terminal_size=(120, 40), run_before=_settle)
+
+
+# ---------------------------------------------------------------- the makemore views (issue 18)
+def _v(n: int) -> list[str]:
+    return ["v"] * n
+
+
+def _mode(name: str) -> int:
+    from gradtui.ui.views import DEPTH_MODES
+
+    return [m.name for m in DEPTH_MODES].index(name)
+
+
+def test_activation_histograms(snap_compare):
+    app = make_app(preset("deep-sigmoid"), steps=300)
+    assert snap_compare(app, press=_v(_mode("act histogram")), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_activation_histograms_large(snap_compare):
+    app = make_app(preset("exploding-tanh"), steps=300)  # saturated: mass at -1 and +1
+    assert snap_compare(app, press=_v(_mode("act histogram")), terminal_size=(120, 40), run_before=_settle)
+
+
+def test_grad_histograms(snap_compare):
+    app = make_app(preset("deep-sigmoid"), steps=300)
+    assert snap_compare(app, press=_v(_mode("dL/dW histogram")), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_grad_histograms_large(snap_compare):
+    app = make_app(preset("deep-sigmoid"), steps=300)
+    assert snap_compare(app, press=_v(_mode("dL/dz histogram")), terminal_size=(120, 40), run_before=_settle)
+
+
+def test_update_ratio_over_time(snap_compare):
+    app = make_app(preset("deep-sigmoid"), steps=300)
+    assert snap_compare(app, press=_v(_mode("ratio over time")), terminal_size=(80, 24), run_before=_settle)
+
+
+def test_update_ratio_over_time_large(snap_compare):
+    app = make_app(preset("relu-he"), steps=300)
+    assert snap_compare(app, press=_v(_mode("ratio over time")), terminal_size=(120, 40), run_before=_settle)
+
+
+def _with_events():
+    """relu-he, 300 steps, lr x2 at step 100 and tanh at step 200 (two numbered event marks)."""
+    from gradtui import drive
+    from gradtui.commands import SetFields
+    from gradtui.trainer import Trainer
+    from gradtui.ui.sources import StaticSource
+
+    tr = Trainer(preset("relu-he"))
+    drive.run(tr, 300, schedule=[(100, SetFields.of(lr=0.1)), (200, SetFields.of(activation="tanh"))])
+    return make_app(StaticSource([tr.snapshot(boundary=tr.boundary(), hist=tr.histograms())]))
+
+
+async def _settle_plot(pilot) -> None:
+    await _settle(pilot)
+    from gradtui.ui.widgets.run_panel import RunPanel
+
+    for panel in pilot.app.query(RunPanel):
+        panel.redraw()
+    await pilot.pause()
+
+
+def test_loss_plot_with_events(snap_compare):
+    assert snap_compare(_with_events(), terminal_size=(80, 24), run_before=_settle_plot)
+
+
+def test_loss_plot_with_events_large(snap_compare):
+    assert snap_compare(_with_events(), terminal_size=(120, 40), run_before=_settle_plot)
+
+
+def test_regression_prediction(snap_compare):
+    app = make_app(load_preset("relu-he", ["dataset=regression", "init=xavier_normal"]), steps=300)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)

@@ -1,5 +1,7 @@
 """Decision boundary of a 2-D data set: the predicted class over the plane as half-block pixels
-(two per cell, dark tones) with the training points overlaid (bright tones)."""
+(two per cell, dark tones) with the training points overlaid (bright tones) and the test points
+as ``×`` in their class's bright tone. Regression: the prediction on a sequential colour scale
+(five tones, low to high) with the scale on the last line."""
 
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ PALETTE = (
     ("#5f0000", "#ff5f5f"), ("#00005f", "#5f87ff"), ("#005f00", "#5fff5f"), ("#5f5f00", "#ffff5f"),
     ("#5f005f", "#ff5fff"), ("#005f5f", "#5fffff"), ("#3a3a3a", "#ffffff"), ("#5f2f00", "#ffaf5f"),
 )
+# regression: a sequential scale, dark/low to bright/high (region, point)
+SCALE = (("#00005f", "#5f5fff"), ("#005f5f", "#00d7d7"), ("#005f00", "#5fd75f"), ("#5f5f00", "#d7d75f"),
+         ("#875f00", "#ffd787"))
+TEST_MARK = "×"
 _STYLE_CACHE: dict[tuple[str, str], Style] = {}
 
 
@@ -31,7 +37,18 @@ def _class_index(values: np.ndarray, task: str, lo: float, hi: float) -> np.ndar
     if task == "classify":
         return np.clip(v.astype(int), 0, len(PALETTE) - 1)
     span = hi - lo if hi > lo else 1.0
-    return np.clip(((v - lo) / span * 5).astype(int), 0, 4)  # 5 tones for regression
+    return np.clip(((v - lo) / span * len(SCALE)).astype(int), 0, len(SCALE) - 1)  # tones for regression
+
+
+def _palette(task: str):
+    return PALETTE if task == "classify" else SCALE
+
+
+def title(task: str) -> str:
+    """The panel's title for a data set's task."""
+    if task == "classify":
+        return f"boundary ▀train {TEST_MARK}test"
+    return f"prediction ▀train {TEST_MARK}test"
 
 
 def rows(snap: Snapshot | None, w: int, h: int) -> list[Strip]:
@@ -39,15 +56,19 @@ def rows(snap: Snapshot | None, w: int, h: int) -> list[Strip]:
     bd = None if snap is None else snap.boundary
     if bd is None or w < 2 or h < 1:
         return []
+    scale = snap.task != "classify" and h >= 3  # the last line: the colour scale
+    if scale:
+        h -= 1
     vals = np.asarray(bd.values)
-    fin = vals[np.isfinite(vals)]
+    fin = vals[np.isfinite(vals)] if snap.task == "classify" else _finite(bd.labels)  # the targets' range
     lo, hi = (float(fin.min()), float(fin.max())) if fin.size else (0.0, 1.0)
     n_rows, n_cols = vals.shape
     ph = 2 * h  # pixel rows
     ri = (np.arange(ph) * n_rows // ph).clip(0, n_rows - 1)
     ci = (np.arange(w) * n_cols // w).clip(0, n_cols - 1)
+    pal = _palette(snap.task)
     grid = _class_index(vals[np.ix_(ri, ci)], snap.task, lo, hi)
-    region = np.array([p[0] for p in PALETTE])[grid]
+    region = np.array([p[0] for p in pal])[grid]
     x0, x1, y0, y1 = bd.extent
     pts = np.asarray(bd.points, np.float64)
     if len(pts):
@@ -55,7 +76,8 @@ def rows(snap: Snapshot | None, w: int, h: int) -> list[Strip]:
         py = ((y1 - pts[:, 1]) / (y1 - y0) * (ph - 1)).round().astype(int)
         ok = (px >= 0) & (px < w) & (py >= 0) & (py < ph)
         cls = _class_index(np.asarray(bd.labels)[ok], snap.task, lo, hi)
-        region[py[ok], px[ok]] = np.array([p[1] for p in PALETTE])[cls]
+        region[py[ok], px[ok]] = np.array([p[1] for p in pal])[cls]
+    marks = _test_marks(bd, snap.task, w, ph, lo, hi)
     lines = []
     for y in range(h):
         top, bot = region[2 * y], region[2 * y + 1]
@@ -68,9 +90,48 @@ def rows(snap: Snapshot | None, w: int, h: int) -> list[Strip]:
                 cur, run = key, 0
             run += 1
         segs.append(Segment("▀" * run, _style(*cur)))
-        lines.append(Strip(segs, w))
+        line = Strip(segs, w)
+        for x, color in marks.get(y, ()):  # a test point: × over the cell's lower pixel's colour
+            mark = Strip([Segment(TEST_MARK, _style(color, bot[x]))], 1)
+            line = Strip.join([line.crop(0, x), mark, line.crop(x + 1, w)])
+        lines.append(line)
+    if scale:
+        lines.append(_scale_line(lo, hi, w))
     return lines
 
+
+def _finite(a) -> np.ndarray:
+    a = np.asarray(a, np.float64)
+    return a[np.isfinite(a)]
+
+
+def _test_marks(bd, task: str, w: int, ph: int, lo: float, hi: float) -> dict[int, list[tuple[int, str]]]:
+    """line -> [(column, colour)] of the test points (one mark a cell, the first point wins)."""
+    pts = None if bd.test_points is None else np.asarray(bd.test_points, np.float64)
+    if pts is None or not len(pts):
+        return {}
+    x0, x1, y0, y1 = bd.extent
+    px = ((pts[:, 0] - x0) / (x1 - x0) * (w - 1)).round().astype(int)
+    py = ((y1 - pts[:, 1]) / (y1 - y0) * (ph - 1)).round().astype(int) // 2
+    ok = (px >= 0) & (px < w) & (py >= 0) & (py < ph // 2)
+    colors = np.array([p[1] for p in _palette(task)])[_class_index(np.asarray(bd.test_labels)[ok], task, lo, hi)]
+    out: dict[int, list[tuple[int, str]]] = {}
+    seen = set()
+    for x, y, c in zip(px[ok].tolist(), py[ok].tolist(), colors.tolist()):
+        if (x, y) not in seen:
+            seen.add((x, y))
+            out.setdefault(y, []).append((x, c))
+    return out
+
+
+def _scale_line(lo: float, hi: float, w: int) -> Strip:
+    """``lo ▀▀▀▀▀ hi``: the regression colour scale."""
+    from gradtui.numfmt import num
+
+    segs = [Segment(num(lo) + " ", _style("#d0d0d0", "#000000"))]
+    segs += [Segment("██", _style(region, "#000000")) for region, _ in SCALE]
+    segs.append(Segment(" " + num(hi), _style("#d0d0d0", "#000000")))
+    return Strip(segs).crop(0, w).extend_cell_length(w, _style("#d0d0d0", "#000000"))
 
 class BoundaryMap(LinesWidget):
     DEFAULT_CSS = "BoundaryMap { height: 1fr; }"

@@ -23,6 +23,7 @@ from gradtui.numfmt import num, pct
 from gradtui.stats import Snapshot
 from gradtui.ui import views as R
 from gradtui.ui.views import DEPTH_MODES, DepthMode
+from gradtui.ui.widgets import layer_views
 from gradtui.ui.widgets.lines import DIM, REGIME_STYLE, LinesWidget, no_steps
 
 VALUE_MIN_W = 8
@@ -63,7 +64,12 @@ def _columns(x: float, lo: float, hi: float, bar_w: int) -> int:
 def rows(snap: Snapshot | None, width: int, height: int, mode: DepthMode = DEPTH_MODES[0],
          theory: bool = True) -> list[Strip]:
     """The bars of ``snap``'s per-layer ``mode.stat`` in a ``width`` x ``height`` panel; with
-    ``theory`` a :data:`MARK` where the prediction puts each row (see :func:`predicted_log10`)."""
+    ``theory`` a :data:`MARK` where the prediction puts each row (see :func:`predicted_log10`).
+    The histogram and over-time modes: :mod:`gradtui.ui.widgets.layer_views`."""
+    if mode.kind == "hist":
+        return layer_views.hist_rows(snap, width, height, mode.stat)
+    if mode.kind == "time":
+        return layer_views.time_rows(snap, width, height, mode)
     if snap is None or snap.n_layers == 0:
         return []
     grp = R.groups(snap.n_layers, height)
@@ -142,6 +148,12 @@ class DepthProfile(LinesWidget):
 
     def view(self) -> tuple:
         return (self.mode, self.theory)
+
+    def basis(self, snap: Snapshot | None) -> object:
+        # a histogram changes on the boundary's beat only: rebuild then, not on every snapshot
+        if snap is not None and DEPTH_MODES[self.mode].kind == "hist":
+            return snap.hist
+        return snap
 
     def rows(self, snap: Snapshot | None, width: int, height: int) -> list[Strip]:
         return rows(snap, width, height, DEPTH_MODES[self.mode], self.theory)
