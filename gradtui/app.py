@@ -56,13 +56,6 @@ class TrainerFailed(Message):
         self.error, self.tb = error, tb
 
 
-def _quietly(fn) -> None:
-    try:
-        fn()
-    except Exception:
-        pass
-
-
 def _cycle(options: Iterable[str], current: str, step: int = 1) -> str:
     opts = list(options)
     i = opts.index(current) if current in opts else -1
@@ -100,12 +93,13 @@ class GradApp(App[int]):
 
     def __init__(self, cfg: Config, *, trainer: Trainer | None = None, drive: bool = True,
                  snapshot: Snapshot | None = None, hide_wallclock: bool = False,
-                 max_steps: int | None = None, hz: float = UI_HZ) -> None:
+                 max_steps: int | None = None, hz: float = UI_HZ, fast_start: bool = True) -> None:
         super().__init__()
         self.watchdog: Watchdog | None = None  # the real terminal app's (see run_app)
         self.trainer = trainer or Trainer(cfg)
         self.submitted = self.trainer.commands_taken  # commands sent; the trainer counts those taken
         self.drive, self.hz, self.max_steps = drive, hz, max_steps
+        self.fast_start = fast_start  # (drive.Runner) False: "compiling" until the kernels are ready
         self.hide_wallclock = hide_wallclock
         self.snap: Snapshot | None = snapshot
         self.intent: Config = self.trainer.cfg  # config after every submitted command
@@ -161,16 +155,8 @@ class GradApp(App[int]):
             self.post_message(SnapshotMessage(snap))
 
         try:
-            publish(tr.snapshot(status="compiling"))
-            # Compile in a daemon thread: numba cannot be interrupted, but q must still quit now.
-            # (its errors are re-raised by Runner.run's own warm_up below, not printed over the UI)
-            warm = threading.Thread(target=_quietly, args=(tr.warm_up,), daemon=True, name="gradtui-compile")
-            warm.start()
-            while warm.is_alive():
-                if stop():
-                    return
-                warm.join(0.05)
-            Runner(tr, publish, hz=self.hz, max_steps=self.max_steps).run(should_stop=stop)
+            # a warm numba cache is loaded; a cold one trains on NumPy while the kernels compile
+            Runner(tr, publish, hz=self.hz, max_steps=self.max_steps, fast_start=self.fast_start).run(should_stop=stop)
         except Exception as exc:  # shown on screen, never swallowed
             self._stop.set()
             self.post_message(TrainerFailed(f"{type(exc).__name__}: {exc}", traceback.format_exc()))

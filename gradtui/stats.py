@@ -148,6 +148,7 @@ class Snapshot:
     commands_taken: int = 0  # commands the trainer had taken off its queue when this was built
     total_steps: int = 0  # steps the trainer ran since it was built, resets included (``step`` restarts)
     hist: Histograms | None = None  # per-layer histograms of a recent step (refreshed with the boundary)
+    backend: str = "kernels"  # what computes the steps: "kernels", or "numpy" while they compile (cold start)
 
     @staticmethod
     def build(config, layer_names, step, status, steps, glob, layers, **kw) -> "Snapshot":
