@@ -70,6 +70,81 @@ def headless_startup() -> dict:
     return {"seconds": min(times[1:]), "first_s": times[0], "command": "gradtui " + " ".join(cmd[3:])}
 
 
+# The dashboard (headless, 100x30) in a fresh process: when its first frame was drawn, when the first
+# snapshot with a step went to the UI, on which backend, and when the kernels took over (absolute times).
+FIRST_MINUTE = r"""
+import json, sys, time
+from gradtui.presets import load_preset
+cfg, fast = load_preset(sys.argv[1]), sys.argv[2] == "fast"
+try:  # the dashboard as the CLI builds it (gradtui.ui after the UI's move, else gradtui.app)
+    from gradtui.ui.sources import LiveSource, make_app
+    app = make_app(LiveSource(cfg, fast_start=fast))
+except ImportError:
+    from gradtui.app import GradApp
+    app = GradApp(cfg, fast_start=fast)
+marks = {"banner": False}
+display, post = app._display, app.post_message
+def on_display(screen, renderable):  # a frame the compositor drew
+    if renderable is not None:
+        marks.setdefault("frame", time.time())
+    display(screen, renderable)
+def on_post(msg):  # a snapshot the trainer thread hands to the UI
+    snap = getattr(msg, "snap", None)
+    if snap is not None:
+        marks["banner"] = marks["banner"] or snap.status == "compiling"
+        if snap.total_steps > 0:
+            marks.setdefault("step", time.time())
+            marks.setdefault("step_backend", snap.backend)
+            if snap.backend == "kernels":
+                marks.setdefault("kernels", time.time())
+    return post(msg)
+app._display, app.post_message = on_display, on_post
+async def pilot(p):
+    t0 = time.monotonic()
+    while "kernels" not in marks and time.monotonic() - t0 < 900:
+        await p.pause(0.05)
+    app.exit()
+app.run(headless=True, size=(100, 30), auto_pilot=pilot)
+print(json.dumps(marks))
+"""
+
+
+def first_minute(preset: str = "deep-sigmoid", fast: bool = True) -> dict:
+    """Time to the dashboard's first frame and first training step, counted from launching a fresh
+    ``python`` (interpreter start-up included), with an empty ``NUMBA_CACHE_DIR`` ("cold") and
+    then with the cache that run left ("warm"); plus when the fast kernels took over and whether a
+    "compiling" status was shown. ``fast=False``: the dashboard's start without the NumPy phase
+    (compile first), for comparison."""
+    out: dict = {"preset": preset, "fast_start": fast}
+    with tempfile.TemporaryDirectory(prefix="gradtui-bench-cache-") as d:
+        env = dict(os.environ, NUMBA_CACHE_DIR=d)
+        for key in ("cold", "warm"):
+            t0 = time.time()
+            p = subprocess.run([sys.executable, "-c", FIRST_MINUTE, preset, "fast" if fast else "slow"], env=env,
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                return {"error": (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1][:200]}
+            m = json.loads(p.stdout.strip().splitlines()[-1])
+            out[key] = {"first_frame_s": m["frame"] - t0, "first_step_s": m["step"] - t0,
+                        "first_step_on": m["step_backend"], "kernels_s": m["kernels"] - t0,
+                        "compiling_status": m["banner"]}
+    return out
+
+
+def render_first_minute(fm: dict) -> str:
+    if "error" in fm:
+        return f"first minute not measured: {fm['error']}"
+    def one(k):
+        r = fm[k]
+        s = (f"{k} cache: first frame {r['first_frame_s']:.2f} s, first step {r['first_step_s']:.2f} s "
+             f"({r['first_step_on']})")
+        if r["first_step_on"] != "kernels":
+            s += f", fast kernels from {r['kernels_s']:.1f} s"
+        return s + (", 'compiling' shown" if r["compiling_status"] else "")
+    return (f"first minute (dashboard, {fm['preset']}, from launching python{'' if fm['fast_start'] else ', compile first'}): "
+            + one("cold") + "; " + one("warm"))
+
+
 def _probe(fn: str, *args) -> dict:
     """Run ``gradtui.bench.<fn>(*args)`` in a fresh process (no torch, no bench threads around) and
     return the JSON it prints."""
@@ -184,6 +259,8 @@ def render(report: dict) -> str:
                          + "; from cache: " + ", ".join(f"{k} {v:.2f} s" for k, v in cd["cached"].items()))
         else:
             lines.append(f"  cold compile not measured: {cd.get('error')}")
+    if report.get("first_minute"):
+        lines.append(render_first_minute(report["first_minute"]))
     if report.get("startup"):
         s = report["startup"]
         lines.append(f"headless start-up ({s.get('command', 'gradtui --preset deep-sigmoid --headless --steps 1')}): "
@@ -269,6 +346,8 @@ def run(plan: Plan, log=print) -> dict:
         if plan.cold_compile:
             report["compile_detail"] = cold_compile()
         if plan.startup:
+            log("first minute: the dashboard on an empty and on a warm numba cache...")
+            report["first_minute"] = first_minute()
             report["startup"] = headless_startup()
             log("dashboard cost (deep-sigmoid, 2 x 8 s)...")
             report["dashboard"] = _probe("dashboard_probe", 8.0)
@@ -286,6 +365,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--quick", action="store_true", help="one small configuration, short windows (seconds)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--verbose", action="store_true", help="progress lines while measuring")
+    ap.add_argument("--first-minute", action="store_true",
+                    help="only the dashboard's cold and warm start (time to first frame and first step)")
     try:
         args = ap.parse_args(argv)
         if args.json:  # before the minutes of measuring, not after
@@ -294,11 +375,17 @@ def main(argv: list[str]) -> int:
         return _fail(str(e))
     plan = QUICK if args.quick else FULL
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else (lambda s: None)
-    report = run(plan, log)
+    if args.first_minute:
+        fm = first_minute()
+        report = {"first_minute": fm}
+        text = render_first_minute(fm)
+    else:
+        report = run(plan, log)
+        text = render(report)
     from gradtui.outputs import OutputError, emit, write_whole
 
     try:
-        emit(render(report))
+        emit(text)
         if args.json:  # whole or not at all: an older report of that name stays if this fails
             try:
                 write_whole(args.json, json.dumps(report, indent=2) + "\n")

@@ -173,10 +173,13 @@ class Runner:
         if tr.kernels_cached():
             tr.compile_s = time.perf_counter() - t0
             return
+        tr.apply(Backend("numpy"))  # recorded (step 0): a replay starts on NumPy too
+        self._compile_in_background()
+
+    def _compile_in_background(self) -> None:
         from gradtui.warmup import Compiler
 
-        tr.apply(Backend("numpy"))  # recorded (step 0): a replay starts on NumPy too
-        self.compiler = (self._make_compiler or Compiler)(tr.cfg.dtype)
+        self.compiler = (self._make_compiler or Compiler)(self.trainer.cfg.dtype)
 
     def _switch_when_ready(self, tr: Trainer) -> None:
         """Between two chunks: once the background compile is done, go on with the kernels."""
@@ -184,6 +187,9 @@ class Runner:
         if c is None or not c.ready.is_set():
             return
         self.compiler = None
+        if c.error is None and c.dtype != tr.cfg.dtype:  # the network changed dtype meanwhile: those too
+            self._compile_in_background()
+            return
         tr.compile_s = c.seconds
         if c.error is not None:  # the run goes on, slowly, on NumPy
             tr.message = f"the fast kernels failed ({type(c.error).__name__}: {c.error}); training goes on with NumPy"

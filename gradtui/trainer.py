@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from gradtui import kernels as K
-from gradtui import numpy_backend
+from gradtui import numpy_backend, warmup
 from gradtui import numba_cache
 from gradtui import commands
 from gradtui.commands import Backend, Command, LoadPreset, Pause, Reinit, Reset, Resume, SetFields, Step, TogglePause
@@ -311,7 +311,7 @@ class Trainer:
         throw-away buffers (``loss_grad``, for gradient checks only, is left to compile on first
         use: 4.7 s of a 26 s first start). A cache entry numba fails to load is deleted and
         rebuilt (:func:`gradtui.numba_cache.recover`). Returns the seconds it took."""
-        self.compile_s = warm_kernels(self.cfg)
+        self.compile_s = warmup.warm_kernels(self.cfg)
         return self.compile_s
 
     def kernels_cached(self) -> bool:
@@ -320,7 +320,7 @@ class Trainer:
         (then the ones that were cached are loaded already). A damaged entry is deleted (False)."""
         try:
             with K.cache_only():
-                _warm_kernels(_warm_config(self.cfg))
+                warmup.load_cached(self.cfg)
             return True
         except K.NotCached:
             return False
@@ -366,32 +366,6 @@ class Trainer:
             message=self.message if message is None else message,
             task=self.data.task, boundary=boundary, compile_s=self.compile_s,
             commands_taken=self.commands_taken, total_steps=self.total_steps, hist=hist, backend=self.backend)
-
-
-def _warm_config(cfg: Config) -> Config:
-    """A tiny network of ``cfg``'s dtype: the kernels' types, nothing else, depend on the config."""
-    return cfg.replace(depth=2, width=4, hidden=(), batch_size=2, n_samples=16, eval_every=1)
-
-
-def _warm_kernels(cfg: Config) -> None:
-    tmp = Trainer(cfg, ring_capacity=8)
-    tmp.run_steps(1)
-    tmp.mlp.predict(tmp.xte, tmp.icfg, tmp.fcfg)
-    tmp.histograms()
-
-
-def warm_kernels(cfg: Config) -> float:
-    """Compile (or load from numba's cache) the kernels a trainer of ``cfg``'s dtype and its views
-    need, in this process (see :meth:`Trainer.warm_up`). Returns the seconds it took."""
-    t0 = time.perf_counter()
-    cfg = _warm_config(cfg)
-    try:
-        _warm_kernels(cfg)
-    except Exception as e:
-        if not numba_cache.recover(e, K.__file__):
-            raise
-        _warm_kernels(cfg)
-    return time.perf_counter() - t0
 
 
 def _fmt(v) -> str:

@@ -20,6 +20,7 @@ import threading
 import time
 
 import gradtui
+from gradtui import numba_cache
 
 # the child: this interpreter, this package first on the path
 CHILD = [sys.executable, "-m", "gradtui.warmup"]
@@ -32,6 +33,37 @@ def child_env() -> dict[str, str]:
     root = os.path.dirname(os.path.dirname(os.path.abspath(gradtui.__file__)))
     path = os.environ.get("PYTHONPATH", "")
     return dict(os.environ, PYTHONPATH=root + (os.pathsep + path if path else ""))
+
+
+def _warm_config(cfg):
+    """A tiny network of ``cfg``'s dtype: the kernels' types, nothing else, depend on the config."""
+    return cfg.replace(depth=2, width=4, hidden=(), batch_size=2, n_samples=16, eval_every=1)
+
+
+def load_cached(cfg) -> None:
+    """Call every kernel a trainer of ``cfg``'s dtype and its views use, once, on a tiny network
+    (``loss_grad``, for gradient checks only, is left to compile on first use)."""
+    from gradtui.trainer import Trainer
+
+    tmp = Trainer(_warm_config(cfg), ring_capacity=8)
+    tmp.run_steps(1)
+    tmp.mlp.predict(tmp.xte, tmp.icfg, tmp.fcfg)
+    tmp.histograms()
+
+
+def warm_kernels(cfg) -> float:
+    """Compile (or load from numba's cache) those kernels in this process; a cache entry numba
+    fails to load is deleted and rebuilt (:func:`gradtui.numba_cache.recover`). Returns seconds."""
+    from gradtui import kernels as K
+
+    t0 = time.perf_counter()
+    try:
+        load_cached(cfg)
+    except Exception as e:
+        if not numba_cache.recover(e, K.__file__):
+            raise
+        load_cached(cfg)
+    return time.perf_counter() - t0
 
 
 class Compiler:
@@ -74,7 +106,6 @@ class Compiler:
 
     def _run(self) -> None:
         from gradtui.config import Config
-        from gradtui.trainer import warm_kernels
 
         try:
             self.fallback = self._child()
@@ -104,7 +135,6 @@ class Compiler:
 def main(argv: list[str]) -> int:
     """``python -m gradtui.warmup DTYPE``: compile the kernels of that dtype into numba's cache."""
     from gradtui.config import Config
-    from gradtui.trainer import warm_kernels
 
     if len(argv) != 1 or argv[0] not in ("float64", "float32"):
         print("usage: python -m gradtui.warmup float64|float32", file=sys.stderr)
