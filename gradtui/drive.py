@@ -129,11 +129,11 @@ class Runner:
 
     def _compile_note(self) -> str | None:
         """While a cold start trains on NumPy, the status line says so (with the seconds the
-        compile has taken) before the latest event's text."""
+        kernels' compile has taken) before the latest event's text."""
         c, tr = self.compiler, self.trainer
         if c is None or tr.backend != "numpy":
             return None
-        note = f"NumPy reference (fast kernels compiling{' here' if c.fallback else ''}: {c.elapsed:.0f} s)"
+        note = f"NumPy (compiling{' here' if c.fallback else ''} {c.elapsed:.0f} s)"  # short: 80 columns
         if c.fallback:
             note += f"; {c.fallback}"
         return note + (f" · {tr.message}" if tr.message and tr.message != BACKEND_EVENT["numpy"] else "")
