@@ -128,7 +128,7 @@ class Cold(Trainer):
         return False
 
 
-def run_runner(tr, compiler, until):
+def run_runner(tr, compiler):
     got = []
     runner = drive.Runner(tr, got.append, hz=50, fast_start=True, compiler=lambda dt: compiler)
     th = threading.Thread(target=runner.run, daemon=True)
@@ -143,7 +143,7 @@ def test_recorded_switch_replays_bit_for_bit(tmp_path):
     tr = Cold(CFG)
     rec = Recorder(path, tr)
     comp = FakeCompiler("float64")
-    runner, th, got = run_runner(tr, comp, None)
+    runner, th, got = run_runner(tr, comp)
     try:
         wait_for(lambda: tr.total_steps >= 150, "numpy steps")
         tr.submit(SetFields.of(lr=0.02))
@@ -215,7 +215,7 @@ def test_warm_start_loads_the_kernels_without_a_compiling_status():
 def test_a_failed_compile_keeps_training_on_numpy_and_says_so():
     tr = Cold(CFG)
     comp = FakeCompiler("float64", error=RuntimeError("no locator available"))
-    runner, th, got = run_runner(tr, comp, None)
+    runner, th, got = run_runner(tr, comp)
     try:
         wait_for(lambda: tr.total_steps > 20, "numpy steps")
         comp.ready.set()
@@ -258,7 +258,7 @@ def test_a_dtype_change_meanwhile_compiles_that_dtype_before_switching():
 def test_stop_cancels_the_compile():
     tr = Cold(CFG)
     comp = FakeCompiler("float64")
-    runner, th, got = run_runner(tr, comp, None)
+    runner, th, got = run_runner(tr, comp)
     wait_for(lambda: tr.total_steps > 0, "numpy steps")
     runner.stop()
     th.join(30)
