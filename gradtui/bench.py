@@ -35,7 +35,7 @@ import tempfile
 import time
 
 from gradtui.bench_measure import (AGREE_STEPS, FULL, QUICK, Plan, Threads, _try_torch, bench_config, bench_row,
-                                   gemm_peak, machine_info)
+                                   first_minute, gemm_peak, machine_info, render_first_minute)
 
 
 # ------------------------------------------------------------------------ compile and start-up
@@ -204,6 +204,8 @@ def render(report: dict) -> str:
                          + "; from cache: " + ", ".join(f"{k} {v:.2f} s" for k, v in cd["cached"].items()))
         else:
             lines.append(f"  cold compile not measured: {cd.get('error')}")
+    if report.get("first_minute"):
+        lines.append(render_first_minute(report["first_minute"]))
     if report.get("startup"):
         s = report["startup"]
         lines.append(f"headless start-up ({s.get('command', 'gradtui --preset deep-sigmoid --headless --steps 1')}): "
@@ -296,6 +298,8 @@ def run(plan: Plan, log=print) -> dict:
         if plan.cold_compile:
             report["compile_detail"] = cold_compile()
         if plan.startup:
+            log("first minute: the dashboard on an empty and on a warm numba cache...")
+            report["first_minute"] = first_minute()
             report["startup"] = headless_startup()
             log("dashboard cost (deep-sigmoid, 2 x 8 s)...")
             report["dashboard"] = _probe("dashboard_probe", 8.0)
@@ -315,6 +319,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--quick", action="store_true", help="one small configuration, short windows (seconds)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     ap.add_argument("--verbose", action="store_true", help="progress lines while measuring")
+    ap.add_argument("--first-minute", action="store_true",
+                    help="only the dashboard's cold and warm start (time to first frame and first step)")
     try:
         args = ap.parse_args(argv)
         if args.json:  # before the minutes of measuring, not after
@@ -323,11 +329,17 @@ def main(argv: list[str]) -> int:
         return _fail(str(e))
     plan = QUICK if args.quick else FULL
     log = (lambda s: print(s, file=sys.stderr, flush=True)) if args.verbose else (lambda s: None)
-    report = run(plan, log)
+    if args.first_minute:
+        fm = first_minute()
+        report = {"first_minute": fm}
+        text = render_first_minute(fm)
+    else:
+        report = run(plan, log)
+        text = render(report)
     from gradtui.outputs import OutputError, emit, write_whole
 
     try:
-        emit(render(report))
+        emit(text)
         if args.json:  # whole or not at all: an older report of that name stays if this fails
             try:
                 write_whole(args.json, json.dumps(report, indent=2) + "\n")

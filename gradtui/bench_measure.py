@@ -5,9 +5,13 @@ table, with the statistics cost."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -305,3 +309,80 @@ def bench_row(name, depth, width, batch, dtype, plan: Plan, threads: Threads, to
         "spread": {k: {str(t): spread(r) for t, r in d.items()} for k, d in windows.items() if d},
         "flops_per_step": batch * flops_per_sample(sizes), "agree": agree,
     }
+
+
+# ------------------------------------------------------------------------------ the first minute
+# The dashboard (headless, 100x30) in a fresh process: when its first frame was drawn, when the first
+# snapshot with a step went to the UI, on which backend, and when the kernels took over (absolute times).
+FIRST_MINUTE = r"""
+import json, sys, time
+from gradtui.presets import load_preset
+cfg, fast = load_preset(sys.argv[1]), sys.argv[2] == "fast"
+try:  # the dashboard as the CLI builds it (gradtui.ui after the UI's move, else gradtui.app)
+    from gradtui.ui.sources import LiveSource, make_app
+    app = make_app(LiveSource(cfg, fast_start=fast))
+except ImportError:
+    from gradtui.app import GradApp
+    app = GradApp(cfg, fast_start=fast)
+marks = {"banner": False}
+display, post = app._display, app.post_message
+def on_display(screen, renderable):  # a frame the compositor drew
+    if renderable is not None:
+        marks.setdefault("frame", time.time())
+    display(screen, renderable)
+def on_post(msg):  # a snapshot the trainer thread hands to the UI
+    snap = getattr(msg, "snap", None)
+    if snap is not None:
+        marks["banner"] = marks["banner"] or snap.status == "compiling"
+        if snap.total_steps > 0:
+            marks.setdefault("step", time.time())
+            marks.setdefault("step_backend", snap.backend)
+            if snap.backend == "kernels":
+                marks.setdefault("kernels", time.time())
+    return post(msg)
+app._display, app.post_message = on_display, on_post
+async def pilot(p):
+    t0 = time.monotonic()
+    while "kernels" not in marks and time.monotonic() - t0 < 900:
+        await p.pause(0.05)
+    app.exit()
+app.run(headless=True, size=(100, 30), auto_pilot=pilot)
+print(json.dumps(marks))
+"""
+
+
+def first_minute(preset: str = "deep-sigmoid", fast: bool = True) -> dict:
+    """Time to the dashboard's first frame and first training step, counted from launching a fresh
+    ``python`` (interpreter start-up included), with an empty ``NUMBA_CACHE_DIR`` ("cold") and
+    then with the cache that run left ("warm"); plus when the fast kernels took over and whether a
+    "compiling" status was shown. ``fast=False``: the dashboard's start without the NumPy phase
+    (compile first), for comparison."""
+    out: dict = {"preset": preset, "fast_start": fast}
+    with tempfile.TemporaryDirectory(prefix="gradtui-bench-cache-") as d:
+        env = dict(os.environ, NUMBA_CACHE_DIR=d)
+        for key in ("cold", "warm"):
+            t0 = time.time()
+            p = subprocess.run([sys.executable, "-c", FIRST_MINUTE, preset, "fast" if fast else "slow"], env=env,
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                return {"error": (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1][:200]}
+            m = json.loads(p.stdout.strip().splitlines()[-1])
+            out[key] = {"first_frame_s": m["frame"] - t0, "first_step_s": m["step"] - t0,
+                        "first_step_on": m["step_backend"], "kernels_s": m["kernels"] - t0,
+                        "compiling_status": m["banner"]}
+    return out
+
+
+def render_first_minute(fm: dict) -> str:
+    if "error" in fm:
+        return f"first minute not measured: {fm['error']}"
+
+    def one(k):
+        r = fm[k]
+        s = (f"{k} cache: first frame {r['first_frame_s']:.2f} s, first step {r['first_step_s']:.2f} s "
+             f"({r['first_step_on']})")
+        if r["first_step_on"] != "kernels":
+            s += f", fast kernels from {r['kernels_s']:.1f} s"
+        return s + (", 'compiling' shown" if r["compiling_status"] else "")
+    return (f"first minute (dashboard, {fm['preset']}, from launching python{'' if fm['fast_start'] else ', compile first'}): "
+            + one("cold") + "; " + one("warm"))

@@ -126,7 +126,22 @@ class Step(Command):
         return self.n
 
 
-ALL: tuple[type[Command], ...] = (SetFields, Reinit, LoadPreset, Reset, Pause, Resume, TogglePause, Step)
+@dataclass(frozen=True)
+class Backend(Command):
+    """Train from now on with ``name``: "numpy" (the NumPy reference, while the kernels compile on a
+    cold start) or "kernels". Every piece of state carries over; the numbers differ in the last bits
+    only (~1e-10), which is why a session records the switch and a replay makes it at the same step."""
+
+    name: str = "kernels"
+    kind: ClassVar[str] = "backend"
+    numeric: ClassVar[bool] = True
+
+    def value(self) -> Any:
+        return self.name
+
+
+BACKENDS = ("numpy", "kernels")
+ALL: tuple[type[Command], ...] = (SetFields, Reinit, LoadPreset, Reset, Pause, Resume, TogglePause, Step, Backend)
 BY_KIND: dict[str, type[Command]] = {c.kind: c for c in ALL}
 
 
@@ -157,6 +172,10 @@ def decode(kind: Any, value: Any, source: str) -> Command:
             return Reinit(None if value is None else check_value("init", value, source))
     except PresetError as e:
         raise CommandError(str(e)) from None
+    if kind == "backend":
+        if value not in BACKENDS:
+            raise CommandError(f"{source}: 'backend' takes one of {', '.join(BACKENDS)}")
+        return Backend(value)
     if kind == "step":
         if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
             raise CommandError(f"{source}: 'step' takes a positive count")

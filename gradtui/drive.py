@@ -24,12 +24,16 @@ import threading
 import time
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from gradtui.commands import Command
+from gradtui.commands import Backend, Command
 from gradtui.explain import Explainer
 from gradtui.stats import Boundary, Snapshot
 
 if TYPE_CHECKING:  # (the trainer reads its chunk length from here)
     from gradtui.trainer import Trainer
+
+# (the texts of the trainer's backend events; the trainer imports this module, so they live here)
+BACKEND_EVENT = {"numpy": "training on the NumPy reference while the fast kernels compile",
+                 "kernels": "fast kernels ready"}
 
 # ----------------------------------------------------------------------------- cadence
 UI_HZ = 10.0  # snapshots a second the dashboard's runner publishes
@@ -96,12 +100,18 @@ class Runner:
     Only :class:`Snapshot` objects are published. ``max_steps``: train at most this many steps in
     total, then pause (still taking commands).
 
+    ``fast_start``: never wait for a compile. A warm numba cache is loaded (no "compiling" status);
+    on a cold one the trainer starts on the NumPy reference (a :class:`Backend` command, recorded
+    like any other) while a :class:`gradtui.warmup.Compiler` makes the kernels, and switches to them
+    between two chunks once they are ready. Without it: "compiling", then ``warm_up``, as before.
+
     UI-agnostic: the dashboard runs it in a thread worker; tests can run it in a plain thread.
     """
 
     def __init__(self, trainer: Trainer, publish: Callable[[Snapshot], None], hz: float = UI_HZ,
                  boundary_hz: float = BOUNDARY_HZ, window: int = 1024, max_steps: int | None = None,
-                 on_chunk: Callable[[Trainer], None] | None = None, align: int | None = None):
+                 on_chunk: Callable[[Trainer], None] | None = None, align: int | None = None,
+                 fast_start: bool = False, compiler: Callable[[str], object] | None = None):
         self.trainer = trainer
         self.on_chunk = on_chunk  # after every chunk, in this thread (e.g. the dashboard's export)
         self.align = align  # chunks end at multiples of this many total steps too (see run)
@@ -111,6 +121,9 @@ class Runner:
         self.window = window
         self.max_steps = max_steps
         self.stop_requested = False
+        self.fast_start = fast_start
+        self._make_compiler = compiler  # (tests) dtype -> a warmup.Compiler-like object
+        self.compiler = None  # the background compile of a cold start, until its kernels are in use
         self._boundary: Boundary | None = None
         self._hist = None
         self._explainer = Explainer()
@@ -132,11 +145,22 @@ class Runner:
     def _publish(self, status=None, sps=0.0) -> None:
         self._shown = self._state()
         snap = self.trainer.snapshot(self.window, status=status, boundary=self._boundary, steps_per_sec=sps,
-                                     hist=self._hist)
+                                     hist=self._hist, message=self._compile_note())
         if status != "compiling":  # the prediction and the diagnosis (findings on the boundary's beat)
             snap = self._explainer.annotate(self.trainer, snap, refresh=self._refresh_findings)
             self._refresh_findings = False
         self.publish(snap)
+
+    def _compile_note(self) -> str | None:
+        """While a cold start trains on NumPy, the status line says so (with the seconds the
+        kernels' compile has taken) before the latest event's text."""
+        c, tr = self.compiler, self.trainer
+        if c is None or tr.backend != "numpy":
+            return None
+        note = f"NumPy (compiling{' here' if c.fallback else ''} {c.elapsed:.0f} s)"  # short: 80 columns
+        if c.fallback:
+            note += f"; {c.fallback}"
+        return note + (f" · {tr.message}" if tr.message and tr.message != BACKEND_EVENT["numpy"] else "")
 
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """Compile, then train until ``stop()`` or ``should_stop()``. Publishes every ``1/hz`` s
@@ -146,9 +170,12 @@ class Runner:
         def stop() -> bool:
             return self.stop_requested or should_stop()
 
-        self._publish(status="compiling")
-        if not self._compile(stop):
-            return
+        if self.fast_start and tr.backend == "kernels":
+            self._start_fast()
+        else:
+            self._publish(status="compiling")
+            if not self._compile(stop):
+                return
         tr.message = tr.message or tr.slow_step_note()
         self._boundary = tr.boundary()
         self._publish()
@@ -156,8 +183,44 @@ class Runner:
         self._next_pub = self._rate_t + self.period
         self._rate_n = self._last_n = tr.total_steps
         self._seen_events, self._sps = tr.n_events, 0.0
-        run(tr, self.max_steps, on_chunk=self._after_chunk, should_stop=stop, seconds=self._budget,
-            idle=lambda t: t.wake.wait(self.period), align=self.align)  # paused, diverged or capped: until a command
+        try:
+            run(tr, self.max_steps, on_chunk=self._after_chunk, should_stop=stop, seconds=self._budget,
+                idle=lambda t: t.wake.wait(self.period), align=self.align)  # paused, diverged or capped: until a command
+        finally:
+            if self.compiler is not None:
+                self.compiler.cancel()
+
+    def _start_fast(self) -> None:
+        """Warm cache: load the kernels (no "compiling" status). Cold: train on NumPy meanwhile."""
+        tr = self.trainer
+        t0 = time.perf_counter()
+        if tr.kernels_cached():
+            tr.compile_s = time.perf_counter() - t0
+            return
+        tr.apply(Backend("numpy"))  # recorded (step 0): a replay starts on NumPy too
+        self._compile_in_background()
+
+    def _compile_in_background(self) -> None:
+        from gradtui.warmup import Compiler
+
+        self.compiler = (self._make_compiler or Compiler)(self.trainer.cfg.dtype)
+
+    def _switch_when_ready(self, tr: Trainer) -> None:
+        """Between two chunks: once the background compile is done, go on with the kernels."""
+        c = self.compiler
+        if c is None or not c.ready.is_set():
+            return
+        self.compiler = None
+        if c.error is None and c.dtype != tr.cfg.dtype:  # the network changed dtype meanwhile: those too
+            self._compile_in_background()
+            return
+        tr.compile_s = c.seconds
+        if c.error is not None:  # the run goes on, slowly, on NumPy
+            tr.message = f"the fast kernels failed ({type(c.error).__name__}: {c.error}); training goes on with NumPy"
+            self._next_pub = 0.0  # publish now
+            return
+        tr.apply(Backend("kernels"))
+        tr.message = f"{BACKEND_EVENT['kernels']} (compiled in {c.seconds:.0f} s{', in this process' if c.fallback else ''})"
 
     def _compile(self, stop: Callable[[], bool]) -> bool:
         """``warm_up`` in a daemon thread: a numba compile cannot be interrupted, but a stop must
@@ -189,6 +252,7 @@ class Runner:
     def _after_chunk(self, tr: Trainer) -> None:
         if self.on_chunk is not None:
             self.on_chunk(tr)
+        self._switch_when_ready(tr)
         if self.max_steps is not None and tr.total_steps >= self.max_steps:
             tr.paused = True  # capped: shown as paused
         now = time.perf_counter()

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections import namedtuple
+from contextlib import contextmanager
 
 from gradtui.numba_cache import prepare as _prepare_numba_cache
 
@@ -47,6 +48,7 @@ _prepare_numba_cache(__file__)  # a safe, undamaged NUMBA_CACHE_DIR before numba
 
 import numpy as np  # noqa: E402
 from numba import njit  # noqa: E402
+from numba.core.dispatcher import Dispatcher  # noqa: E402
 
 # ---------------------------------------------------------------- plain-data selectors and columns
 # icfg (int64)
@@ -1253,6 +1255,36 @@ def histograms(net, bufs, nb, act_range, h_act, h_grad, h_delta):
             _hist_lin(a, lo, hi, h_act[l])
         _hist_log(net.grad[p: p + fi * fo], h_grad[l])
         _hist_log(_block(bufs.work[W_D], nb, u, fo), h_delta[l])
+
+
+class NotCached(Exception):
+    """A kernel would have to be compiled (see :func:`cache_only`)."""
+
+
+@contextmanager
+def cache_only():
+    """Within this block a kernel call whose machine code is neither loaded nor in numba's disk
+    cache raises :class:`NotCached` instead of compiling (a cached one is loaded as usual): a warm
+    start is told from a cold one by loading. Process-wide: for the thread that drives a trainer,
+    before any other thread calls a kernel. Numba internals (``Dispatcher._compiler``): if they
+    are not as expected, every call counts as not cached."""
+    disps = [v for v in globals().values() if isinstance(v, Dispatcher)]
+
+    def refuse(*args, **kwargs):
+        raise NotCached()
+
+    patched = []
+    try:
+        for d in disps:
+            comp = getattr(d, "_compiler", None)
+            if comp is None or not callable(getattr(comp, "compile", None)):
+                raise NotCached()
+            comp.compile = refuse  # shadows the method: numba calls it after its cache lookup
+            patched.append(comp)
+        yield
+    finally:
+        for comp in patched:
+            del comp.compile
 
 
 def set_blas_threads(n: int) -> None:

@@ -8,6 +8,10 @@ File format (JSON Lines, ``gradtui-session/1``)::
     {"at": 1520, "kind": "reinit", "value": "he_normal"}
     {"end": 4000}
 
+A dashboard that started on a cold numba cache also records ``{"at": 0, "kind": "backend", "value":
+"numpy"}`` and, when it switched, ``{"at": N, "kind": "backend", "value": "kernels"}``: the replay
+computes the same steps with the same code (:mod:`gradtui.numpy_backend`), hence the same bits.
+
 ``at`` counts every step the trainer ran since it started (resets included), so it is unambiguous
 even after a reset. The last line is written when the session closes; a file without it replays
 up to its last command (or ``--steps``). Every line is flushed as it is written; a failed write

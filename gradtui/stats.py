@@ -153,6 +153,7 @@ class Snapshot:
     hist: Histograms | None = None  # per-layer histograms of a recent step (refreshed with the boundary)
     prediction: Any = None  # gradtui.theory.Prediction for this network at initialisation (explain.py)
     findings: tuple = ()  # gradtui.diagnose.Finding's of a recent snapshot, most important first
+    backend: str = "kernels"  # what computes the steps: "kernels", or "numpy" while they compile (cold start)
 
     @staticmethod
     def build(config, layer_names, step, status, steps, glob, layers, **kw) -> "Snapshot":

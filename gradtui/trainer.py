@@ -19,15 +19,16 @@ from typing import Callable
 import numpy as np
 
 from gradtui import kernels as K
+from gradtui import numpy_backend, warmup
 from gradtui import numba_cache
 from gradtui import commands
-from gradtui.commands import Command, LoadPreset, Pause, Reinit, Reset, Resume, SetFields, Step, TogglePause
+from gradtui.commands import Backend, Command, LoadPreset, Pause, Reinit, Reset, Resume, SetFields, Step, TogglePause
 from gradtui.activations import ACTIVATIONS
 from gradtui.config import Config
 from gradtui.histograms import Histograms
 from gradtui.histograms import measure as measure_histograms
 from gradtui.data import Dataset, make_dataset
-from gradtui.drive import CHUNK_SECONDS
+from gradtui.drive import BACKEND_EVENT, CHUNK_SECONDS
 from gradtui.mlp import MLP, flops_per_sample, pack_config
 from gradtui.numfmt import num
 from gradtui.optimizers import schedule_lrs
@@ -61,6 +62,7 @@ class Trainer:
         self.paused = False
         self.message = ""
         self.compile_s: float | None = None
+        self.backend = "kernels"  # or "numpy" (numpy_backend), until a Backend command switches it
         self._pending_steps = 0  # single steps requested while paused
         self.total_steps = 0  # steps run since construction; never reset (recorded sessions use it)
         self.on_command: Callable[[int, Command], None] | None = None  # called with total_steps
@@ -163,6 +165,12 @@ class Trainer:
                 return self._event(f"re-initialised weights with {self.cfg.init}")
             case SetFields():
                 return self._set(cmd.as_dict())
+            case Backend(name=name):
+                if name == self.backend:
+                    return None
+                self.backend = name  # every piece of state lives in the trainer's arrays: it carries over
+                self._sec_per_step = None  # time the other backend afresh (its first chunk is 1 step)
+                return self._event(BACKEND_EVENT[name])
         raise TypeError(f"not a command: {cmd!r}")
 
     def _set(self, changes: dict) -> Event | None:
@@ -238,8 +246,11 @@ class Trainer:
         lrs = schedule_lrs(c.schedule, c.lr, self.step_count, n, c.schedule_steps, c.lr_gamma)
         m = self.mlp
         t0 = time.perf_counter()
-        rows, diverged = K.train_chunk(self.kdata, idx, lrs, m.net, self.icfg, self.fcfg, m.bufs, self.kring,
-                                       (self.step_count, self.opt_t, self.ring.pos))
+        if self.backend == "numpy":
+            rows, diverged = numpy_backend.train_chunk(self, idx, lrs)
+        else:
+            rows, diverged = K.train_chunk(self.kdata, idx, lrs, m.net, self.icfg, self.fcfg, m.bufs, self.kring,
+                                           (self.step_count, self.opt_t, self.ring.pos))
         dt = time.perf_counter() - t0
         self.ring.advance(rows)
         self.step_count += rows
@@ -300,16 +311,23 @@ class Trainer:
         throw-away buffers (``loss_grad``, for gradient checks only, is left to compile on first
         use: 4.7 s of a 26 s first start). A cache entry numba fails to load is deleted and
         rebuilt (:func:`gradtui.numba_cache.recover`). Returns the seconds it took."""
-        t0 = time.perf_counter()
-        cfg = self.cfg.replace(depth=2, width=4, hidden=(), batch_size=2, n_samples=16, eval_every=1)
+        self.compile_s = warmup.warm_kernels(self.cfg)
+        return self.compile_s
+
+    def kernels_cached(self) -> bool:
+        """Load the kernels :meth:`warm_up` needs from numba's disk cache if they are all there,
+        never compiling: True when they are ready now (a warm start), False when a compile is due
+        (then the ones that were cached are loaded already). A damaged entry is deleted (False)."""
         try:
-            _warm_kernels(cfg)
-        except Exception as e:
+            with K.cache_only():
+                warmup.load_cached(self.cfg)
+            return True
+        except K.NotCached:
+            return False
+        except Exception as e:  # noqa: BLE001 - numba's cache loader failed: the compile rebuilds it
             if not numba_cache.recover(e, K.__file__):
                 raise
-            _warm_kernels(cfg)
-        self.compile_s = time.perf_counter() - t0
-        return self.compile_s
+            return False
 
     def clone(self) -> "Trainer":
         """A fork: an independent trainer in exactly this state (weights, optimiser state, RNG
@@ -332,7 +350,10 @@ class Trainer:
         gx = np.linspace(lo[0], hi[0], cols)
         gy = np.linspace(hi[1], lo[1], rows)  # row 0 at the top
         grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
-        out = self.mlp.predict(grid, self.icfg, self.fcfg)
+        if self.backend == "numpy":
+            out = numpy_backend.predict_trainer(self, grid)
+        else:
+            out = self.mlp.predict(grid, self.icfg, self.fcfg)
         if self.data.task == "classify":
             vals = out.argmax(1).astype(np.float64)
         else:
@@ -346,25 +367,21 @@ class Trainer:
                         d.x_test[::t_step].copy(), t_labels[::t_step].astype(d.labels_train.dtype))
 
     def histograms(self) -> Histograms | None:
-        """Per-layer histograms of the last step (None before the first step of this network)."""
-        if self.step_count == 0:
+        """Per-layer histograms of the last step (None before the first step of this network, and
+        on the NumPy backend: they are measured by a kernel)."""
+        if self.step_count == 0 or self.backend != "kernels":
             return None
         return measure_histograms(self.mlp, self.step_count - 1, ACTIVATIONS[self.cfg.activation].bounds)
 
     def snapshot(self, window: int = 1024, status: str | None = None, boundary: Boundary | None = None,
-                 steps_per_sec: float = 0.0, hist: Histograms | None = None) -> Snapshot:
+                 steps_per_sec: float = 0.0, hist: Histograms | None = None, message: str | None = None) -> Snapshot:
         steps, glob, layers = self.ring.last(window)
         return Snapshot.build(
             self.cfg, self.layer_names, self.step_count, status or self.status, steps, glob, layers,
-            events=tuple(self.events)[-64:], steps_per_sec=steps_per_sec, message=self.message,
+            events=tuple(self.events)[-64:], steps_per_sec=steps_per_sec,
+            message=self.message if message is None else message,
             task=self.data.task, boundary=boundary, compile_s=self.compile_s,
-            commands_taken=self.commands_taken, total_steps=self.total_steps, hist=hist)
-
-
-def _warm_kernels(cfg: Config) -> None:
-    tmp = Trainer(cfg, ring_capacity=8)
-    tmp.run_steps(1)
-    tmp.mlp.predict(tmp.xte, tmp.icfg, tmp.fcfg)
+            commands_taken=self.commands_taken, total_steps=self.total_steps, hist=hist, backend=self.backend)
 
 
 def _fmt(v) -> str:

@@ -107,11 +107,12 @@ class LiveSource(Source):
 
     def __init__(self, cfg: Config | None = None, *, trainer: Trainer | None = None, run_id: str = "run",
                  hz: float = UI_HZ, max_steps: int | None = None, record: str | None = None,
-                 export: str | None = None, hist_every: int | None = None) -> None:
+                 export: str | None = None, hist_every: int | None = None, fast_start: bool = True) -> None:
         trainer = trainer or Trainer(cfg)
         super().__init__(run_id, trainer.cfg, trainer.commands_taken)  # no thread runs it yet
         self.trainer = trainer  # touched by the worker thread only, and by commands (a queue)
         self.hz, self.max_steps = hz, max_steps
+        self.fast_start = fast_start  # a warm numba cache is loaded; a cold one trains on NumPy while it compiles
         self._stop = threading.Event()
         self._calls: "queue.SimpleQueue[Callable[[Trainer], None]]" = queue.SimpleQueue()
         self.recorder = None
@@ -180,7 +181,8 @@ class LiveSource(Source):
         try:
             # (the Runner compiles in a daemon thread and notices a stop while numba compiles)
             Runner(tr, publish, hz=self.hz, max_steps=self.max_steps, on_chunk=self._export,
-                   align=self.pump.hist_every if self.pump else None).run(should_stop=stop)
+                   align=self.pump.hist_every if self.pump else None,
+                   fast_start=self.fast_start).run(should_stop=stop)
         except Exception as exc:  # shown on screen, never swallowed
             self._stop.set()
             post(TrainerFailed(self.run_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()))

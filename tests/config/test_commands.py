@@ -11,7 +11,7 @@ from gradtui.config import Config
 CFG = Config(depth=3, width=8, n_samples=64, batch_size=16)
 
 EXAMPLES = [C.SetFields.of(activation="relu", lr=0.5), C.Reinit("he_normal"), C.Reinit(), C.LoadPreset(CFG),
-            C.Reset(), C.Pause(), C.Resume(), C.TogglePause(), C.Step(3)]
+            C.Reset(), C.Pause(), C.Resume(), C.TogglePause(), C.Step(3), C.Backend("numpy"), C.Backend("kernels")]
 
 
 def test_every_command_class_has_an_example_and_a_unique_kind():
@@ -26,7 +26,13 @@ def test_round_trip_through_json(cmd):
 
 
 def test_only_numeric_commands_change_what_is_computed():
-    assert {c.kind for c in C.ALL if c.numeric} == {"set", "reinit", "preset", "reset"}
+    assert {c.kind for c in C.ALL if c.numeric} == {"set", "reinit", "preset", "reset", "backend"}
+
+
+@pytest.mark.parametrize("value", ["torch", None, 1, ["numpy"], "NumPy"])
+def test_backend_takes_only_known_names(value):
+    with pytest.raises(C.CommandError, match="x:1: 'backend' takes one of numpy, kernels"):
+        C.decode("backend", value, "x:1")
 
 
 def test_after_gives_the_configuration_each_command_reaches():

@@ -365,7 +365,7 @@ class SlowCompile(Trainer):
 
 
 async def test_quit_during_compile_is_prompt():
-    src = LiveSource(trainer=SlowCompile(SMALL))
+    src = LiveSource(trainer=SlowCompile(SMALL), fast_start=False)  # compile first, as before
     app = make_app(src)
     t0 = time.monotonic()
     async with app.run_test(size=(100, 30)) as pilot:
@@ -375,6 +375,29 @@ async def test_quit_during_compile_is_prompt():
         await press(pilot, "q")
     assert src.done.wait(20)
     assert time.monotonic() - t0 < 20, "quit waited for the 30 s compile"
+
+
+class ColdStart(Trainer):
+    def kernels_cached(self) -> bool:  # as on an empty numba cache: train on NumPy, compile in a child
+        return False
+
+
+async def test_cold_start_trains_at_once_says_so_and_quits_promptly(monkeypatch):
+    import sys
+
+    from gradtui import warmup
+
+    monkeypatch.setattr(warmup, "CHILD", [sys.executable, "-c", "import time; time.sleep(300)"])  # a long compile
+    src = LiveSource(trainer=ColdStart(SMALL))
+    app = make_app(src)
+    t0 = time.monotonic()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.snap is not None and app.snap.total_steps > 0, 60, "a numpy step")
+        assert app.snap.backend == "numpy" and app.snap.status == "running"
+        assert "NumPy (compiling " in bar(app) and "COMPILING" not in bar(app)
+        await press(pilot, "q")
+    assert src.done.wait(20)
+    assert time.monotonic() - t0 < 60, "quit waited for the compile"
 
 
 async def test_snapshots_while_help_is_open_and_during_quit():
