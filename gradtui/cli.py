@@ -107,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--record", metavar="SESSION.jsonl", default=None,
                    help="record the seed, the preset and every command with its step, to share or replay")
     p.add_argument("--replay", metavar="SESSION.jsonl", default=None,
-                   help="with --headless: reproduce a recorded session bit for bit (its config replaces --preset)")
+                   help="play a recorded session in the dashboard, or with --headless reproduce it bit for bit "
+                   "(its config replaces --preset)")
+    p.add_argument("--paused", action="store_true",
+                   help="dashboard: start at step 0, paused (n takes one step, space runs; as a preset's start_paused)")
     return p
 
 
@@ -155,8 +158,12 @@ def _check_args(args) -> None:
         raise UsageError("--size needs --screenshot")
     if args.steps is not None and not (args.headless or args.screenshot):
         raise UsageError("--steps needs --headless or --screenshot")
-    if args.replay and not args.headless:
-        raise UsageError("--replay needs --headless")
+    if args.replay and args.screenshot:
+        raise UsageError("--replay goes with the dashboard or --headless")
+    if args.replay and args.record and not args.headless:
+        raise UsageError("--record with --replay needs --headless (the dashboard's replay is a record already)")
+    if args.paused and (args.headless or args.screenshot or args.replay):
+        raise UsageError("--paused goes with the dashboard (a live run)")
     if args.replay and (args.preset or args.overrides or args.seed is not None):
         raise UsageError("--replay takes the session's own configuration: drop --preset/--set/--seed")
     if args.record and args.screenshot:
@@ -197,11 +204,12 @@ def cmd_list_presets() -> int:
     return 0
 
 
-def cmd_dashboard(cfg, args) -> int:
+def cmd_dashboard(cfg, args, session=None) -> int:
     from gradtui.ui.terminal import run_app
 
     with quiet_numerics():
         extra = {"record": args.record} if args.record else {}
+        extra.update({"paused": True} if args.paused else {}, **({"session": session} if session else {}))
         rc = run_app(cfg, mouse=not args.no_mouse, **extra)
     return rc if isinstance(rc, int) else 0
 
@@ -252,6 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             except SessionError as e:
                 raise UsageError(f"--replay {e}") from None
             check_fits(*session.configs())
+            if not args.headless:
+                return cmd_dashboard(session.config, args, session)
             return run_headless(session.config, args, session, default_steps=DEFAULT_HEADLESS_STEPS)
         cfg = load_preset(args.preset or DEFAULT_PRESET, args.overrides, args.seed)
         check_fits(cfg)

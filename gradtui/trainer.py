@@ -21,7 +21,9 @@ import numpy as np
 from gradtui import kernels as K
 from gradtui import numba_cache
 from gradtui import commands
-from gradtui.commands import Command, LoadPreset, Pause, Reinit, Reset, Resume, SetFields, Step, TogglePause
+from gradtui.checkpoints import Checkpoints
+from gradtui.commands import (Command, LoadPreset, Pace, Pause, Reinit, Reset, Resume, SetFields, Step,
+                              TogglePause, Undo)
 from gradtui.activations import ACTIVATIONS
 from gradtui.config import Config
 from gradtui.histograms import Histograms
@@ -65,6 +67,8 @@ class Trainer:
         self.total_steps = 0  # steps run since construction; never reset (recorded sessions use it)
         self.on_command: Callable[[int, Command], None] | None = None  # called with total_steps
         self._timed_shape = None  # the network _sec_per_step was measured on
+        self.pace: float | None = None  # a live driver's speed limit, steps/s (None: unthrottled)
+        self.checkpoints = Checkpoints()  # for undo after a divergence
         self._build(cfg)
 
     # ----------------------------------------------------------------------------- building
@@ -138,6 +142,8 @@ class Trainer:
         """Apply one command now (from the driving thread). Returns the recorded event."""
         if self.on_command is not None:
             self.on_command(self.total_steps, cmd)
+        if cmd.numeric and not isinstance(cmd, Undo):
+            self.checkpoints.clear()  # every checkpoint kept ran under the current configuration
         match cmd:
             case Pause():
                 self.paused = True
@@ -148,6 +154,11 @@ class Trainer:
             case TogglePause():
                 self.paused = not self.paused
                 return self._event("paused" if self.paused else "resumed")
+            case Pace(steps_per_s=p):
+                self.pace = p
+                return None
+            case Undo():
+                return self._event(self.checkpoints.undo(self))
             case Step(n=n):
                 self._pending_steps += n
                 return None
@@ -233,6 +244,7 @@ class Trainer:
         n = int(min(n, self.ring.capacity // 2))
         if n <= 0 or self.diverged:
             return 0
+        self.checkpoints.maybe_take(self)
         idx = self._batches(n)
         c = self.cfg
         lrs = schedule_lrs(c.schedule, c.lr, self.step_count, n, c.schedule_steps, c.lr_gamma)
@@ -342,7 +354,7 @@ class Trainer:
             self.cfg, self.layer_names, self.step_count, status or self.status, steps, glob, layers,
             events=tuple(self.events)[-64:], steps_per_sec=steps_per_sec, message=self.message,
             task=self.data.task, boundary=boundary, compile_s=self.compile_s,
-            commands_taken=self.commands_taken, total_steps=self.total_steps, hist=hist)
+            commands_taken=self.commands_taken, total_steps=self.total_steps, hist=hist, pace=self.pace)
 
 
 def _warm_kernels(cfg: Config) -> None:

@@ -21,6 +21,7 @@ from gradtui.keymap import BY_SHOWN
 from gradtui.stats import Snapshot
 from gradtui.ui import keys
 from gradtui.ui.messages import SnapshotMessage, TrainerFailed
+from gradtui.ui.control import ControlActions
 from gradtui.ui.sources import Source
 from gradtui.ui.widgets.run_panel import RunPanel
 from gradtui.watchdog import Watchdog
@@ -28,7 +29,7 @@ from gradtui.watchdog import Watchdog
 MIN_SIZE = (60, 16)
 
 
-class GradApp(App[int]):
+class GradApp(ControlActions, App[int]):
     CSS_PATH = "app.tcss"
     # Screens get -narrow / -short below the minimum size; app.tcss swaps the layout for a message.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (MIN_SIZE[0], "-wide")]
@@ -98,6 +99,10 @@ class GradApp(App[int]):
                 s.accept(first[-1])
                 panel.show(first[-1])
             s.start(self)
+            if s.read_only:
+                from gradtui.ui.replay import READ_ONLY_NOTE
+
+                self.notify(READ_ONLY_NOTE, timeout=6)
 
     def exit(self, result: int | None = None, return_code: int = 0, message=None) -> None:
         self._stop_sources()  # the trainers stop now, not once the widgets are gone
@@ -136,7 +141,8 @@ class GradApp(App[int]):
 
     # ------------------------------------------------------------------ commands
     def submit(self, cmd: Command) -> None:
-        self.source.submit(cmd)
+        if not self.refused(cmd):
+            self.source.submit(cmd)
 
     def _press(self, shown: str) -> None:
         """What one press of a setting key sends (the key table says which field and how)."""
@@ -211,11 +217,13 @@ class GradApp(App[int]):
             self.notify(str(exc), title="preset", severity="error")
             return
         self.submit(LoadPreset(cfg))
+        self.follow_preset(cfg)
         self.notify(f"preset {cfg.name}: step 0", timeout=2)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for b in self.BINDINGS:
             if b.action not in ("quit",):
-                yield SystemCommand(b.tooltip or b.description, f"key {b.key_display or b.key}",
-                                    lambda a=b.action: self.run_action(a))
+                yield SystemCommand((b.tooltip or b.description) + self.current_of(b.action),
+                                    f"key {b.key_display or b.key}", lambda a=b.action: self.run_action(a))
+        yield from self.control_commands()

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from textual.worker import get_current_worker
 
-from gradtui.commands import Command
+from gradtui.commands import Command, Pace
 from gradtui.config import Config
 from gradtui.drive import UI_HZ, Runner
 from gradtui.stats import Snapshot
@@ -38,12 +38,14 @@ class Source:
     far lead to (``intent``: what the next key press cycles from). UI thread only."""
 
     hide_wallclock = False
+    read_only = False  # a replay: commands that change what is computed are refused
 
     def __init__(self, run_id: str, intent: Config, submitted: int = 0) -> None:
         self.run_id = run_id
         self.snap: Snapshot | None = None
         self.intent = intent  # config after every submitted command
         self.submitted = submitted  # commands sent; snapshots count those the trainer took
+        self.pace: float | None = None  # the speed limit the commands sent so far lead to
         self.error = self.error_tb = ""
         self.done = threading.Event()  # set once the run's thread (if any) has returned
 
@@ -56,12 +58,15 @@ class Source:
     def submit(self, cmd: Command) -> None:
         self.intent = cmd.after(self.intent)
         self.submitted += 1
+        if isinstance(cmd, Pace):
+            self.pace = cmd.steps_per_s
 
     def accept(self, snap: Snapshot) -> None:
         """A snapshot arrived on the UI thread."""
         self.snap = snap
         if snap.commands_taken >= self.submitted:
             self.intent = snap.config
+            self.pace = snap.pace
 
     def initial(self) -> Sequence[Snapshot]:
         """Snapshots to show before any message arrives (oldest first; the last is current)."""
@@ -100,16 +105,21 @@ class StaticSource(Source):
 class LiveSource(Source):
     """A trainer (``cfg``'s, or ``trainer``) run flat out by a :class:`Runner` in a thread worker.
     ``record``: write the session (seed, config, every command with its step) to this file; it is
-    opened now (a write error raises here) and finished by :meth:`close`."""
+    opened now (a write error raises here) and finished by :meth:`close`. ``paused`` (or the
+    config's ``start_paused``): start at step 0, paused; the config's ``pace``: the speed limit."""
 
     def __init__(self, cfg: Config | None = None, *, trainer: Trainer | None = None, run_id: str = "run",
-                 hz: float = UI_HZ, max_steps: int | None = None, record: str | None = None) -> None:
+                 hz: float = UI_HZ, max_steps: int | None = None, record: str | None = None,
+                 paused: bool = False) -> None:
         trainer = trainer or Trainer(cfg)
         super().__init__(run_id, trainer.cfg, trainer.commands_taken)  # no thread runs it yet
+        trainer.paused = trainer.paused or paused or trainer.cfg.start_paused
+        trainer.pace = self.pace = trainer.cfg.pace or trainer.pace
         self.trainer = trainer  # touched by the worker thread only, and by commands (a queue)
         self.hz, self.max_steps = hz, max_steps
         self._stop = threading.Event()
         self.recorder = None
+        self.schedule: tuple = ()  # (at, command) to apply at recorded steps (a replay)
         if record:
             from gradtui.session import Recorder
 
@@ -143,7 +153,7 @@ class LiveSource(Source):
 
         try:
             # (the Runner compiles in a daemon thread and notices a stop while numba compiles)
-            Runner(tr, publish, hz=self.hz, max_steps=self.max_steps).run(should_stop=stop)
+            Runner(tr, publish, hz=self.hz, max_steps=self.max_steps, schedule=self.schedule).run(should_stop=stop)
         except Exception as exc:  # shown on screen, never swallowed
             self._stop.set()
             post(TrainerFailed(self.run_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()))

@@ -11,16 +11,23 @@ from gradtui.ui.sources import LiveSource, make_app
 from gradtui.watchdog import Watchdog, no_terminal
 
 
-def run_app(cfg: Config, mouse: bool = True, record: str | None = None) -> int:
+def run_app(cfg: Config, mouse: bool = True, record: str | None = None, paused: bool = False,
+            session=None) -> int:
     """Run the dashboard in this terminal until the user quits, SIGTERM or a hang-up. Returns an
     exit code. ``record``: write the session (seed, preset, every command with its step) to this
-    file. Refuses (a UsageError, before any file is written) without a terminal."""
+    file; ``paused``: start at step 0, paused; ``session``: play this recorded session instead.
+    Refuses (a UsageError, before any file is written) without a terminal."""
     problem = no_terminal()
     if problem:
         from gradtui.cli import UsageError
 
         raise UsageError(problem)
-    source = LiveSource(cfg, record=record)
+    if session is not None:
+        from gradtui.ui.replay import ReplaySource
+
+        source = ReplaySource(session)
+    else:
+        source = LiveSource(cfg, record=record, paused=paused)
     app = make_app(source)
     closing = threading.Lock()
     close_errors: list[Exception] = []  # kept for the main thread, whichever thread closed

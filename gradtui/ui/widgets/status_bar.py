@@ -46,6 +46,8 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
         t.append(f" step {snap.step:,}", "bold")
         if not hide_wallclock and st == "running":
             t.append(f"  {snap.steps_per_sec:,.0f} steps/s", "dim")
+        if snap.pace is not None:  # a speed limit ([ / ]); unthrottled says nothing
+            t.append(f"  pace ≤{num(snap.pace)}/s", "yellow")
         if len(snap.steps) == 0:  # a fresh start: nothing measured yet (not a NaN loss)
             t.append("  loss –", "dim")
         else:
