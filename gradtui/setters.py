@@ -93,4 +93,4 @@ def next_pace(pace: float | None, factor: float) -> float | None:
 
 
 def pace_text(pace: float | None) -> str:
-    return "max" if pace is None else f"{num(pace)}/s"
+    return "max" if pace is None else f"{pace:,.4g}/s"

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from gradtui.numfmt import num, pct
+from gradtui.setters import pace_text
 from gradtui.stats import Snapshot
 from gradtui.ui.keys import key
 
@@ -47,7 +48,7 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
         if not hide_wallclock and st == "running":
             t.append(f"  {snap.steps_per_sec:,.0f} steps/s", "dim")
         if snap.pace is not None:  # a speed limit ([ / ]); unthrottled says nothing
-            t.append(f"  pace ≤{num(snap.pace)}/s", "yellow")
+            t.append(f"  pace ≤{pace_text(snap.pace)}", "yellow")
         if len(snap.steps) == 0:  # a fresh start: nothing measured yet (not a NaN loss)
             t.append("  loss –", "dim")
         else:
