@@ -247,3 +247,39 @@ async def test_the_palette_lists_every_direct_action_with_its_current_value():
         assert "Speed limit (max): slower" in titles
         assert any(t.startswith("undo a divergence") for t in titles)
         assert any(t.startswith("next activation function (sigmoid)") for t in titles)
+
+
+# ------------------------------------------------------------------ replay in the dashboard
+async def test_a_recorded_session_plays_in_the_dashboard_with_its_events_and_pace(tmp_path):
+    from gradtui.session import Recorder, load_session, replay
+    from gradtui.ui.replay import ReplaySource
+
+    path = tmp_path / "s.jsonl"
+    live = Trainer(SMALL.replace(start_paused=True))
+    rec = Recorder(path, live)
+    live.run_steps(30)
+    live.apply(Pace(2048.0))
+    live.apply(SetFields.of(activation="tanh"))
+    live.run_steps(30)
+    live.apply(SetFields.of(depth=4))
+    live.run_steps(20)
+    rec.close()
+    session = load_session(path)
+    want = replay(session, Trainer(session.config))  # the headless replay
+
+    src = ReplaySource(session)
+    app = make_app(src)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.snap is not None and app.snap.total_steps == 80
+                    and app.snap.status == "paused", 60, "the replay's end")
+        texts = [e.text for e in app.snap.events]
+        assert any("activation=tanh" in t for t in texts) and any("depth=4" in t for t in texts)
+        assert app.snap.pace == 2048.0 and "pace ≤2,048/s" in bar(app)
+        assert np.array_equal(src.trainer.mlp.theta, want.mlp.theta)  # what --headless --replay computes
+        taken = src.submitted
+        await press(pilot, "a", "r", "u", "greater_than_sign")  # refused: a replay is read-only
+        await pilot.pause(0.1)
+        assert src.submitted == taken and src.trainer.cfg == want.cfg
+        await press(pilot, "right_square_bracket")  # the pace is not
+        await until(pilot, lambda: app.snap.pace == 4096.0, 30, "faster")
+        await press(pilot, "q")
