@@ -200,8 +200,7 @@ class Runner:
                 return
             now = time.perf_counter()
             if now >= self._next_pub - PUBLISH_SLACK:
-                self._publish(sps=self._sps if tr.status == "running" else 0.0)
-                self._next_pub = max(self._next_pub + self.period, now + self.period / 2)
+                self._beat(tr, now)
 
     def _after_chunk(self, tr: Trainer) -> None:
         if self.max_steps is not None and tr.total_steps >= self.max_steps:
@@ -216,10 +215,14 @@ class Runner:
             self._refresh_findings = True
             self._last_bd = now
         if changed or now >= self._next_pub - PUBLISH_SLACK:
-            if now - self._rate_t > RATE_SECONDS:
-                self._sps = (tr.total_steps - self._rate_n) / (now - self._rate_t)
-                self._rate_t, self._rate_n = now, tr.total_steps
-            self._publish(sps=self._sps if tr.status == "running" else 0.0)
-            # keep the beat (no drift from chunk overruns) without a burst after a stall
-            self._next_pub = max(self._next_pub + self.period, now + self.period / 2)
+            self._beat(tr, now)
         self._throttle(tr, ran)
+
+    def _beat(self, tr: Trainer, now: float) -> None:
+        """Publish a snapshot (the rate measured over at least RATE_SECONDS)."""
+        if now - self._rate_t > RATE_SECONDS:
+            self._sps = (tr.total_steps - self._rate_n) / (now - self._rate_t)
+            self._rate_t, self._rate_n = now, tr.total_steps
+        self._publish(sps=self._sps if tr.status == "running" else 0.0)
+        # keep the beat (no drift from chunk overruns) without a burst after a stall
+        self._next_pub = max(self._next_pub + self.period, now + self.period / 2)

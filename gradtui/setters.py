@@ -12,7 +12,6 @@ from gradtui.commands import Command, Reinit, SetFields
 from gradtui.config import FIELDS, Config
 from gradtui.data import DATASETS
 from gradtui.initializers import INITIALIZERS
-from gradtui.numfmt import num
 from gradtui.optimizers import CLIPPING, OPTIMIZERS, SCHEDULES
 
 # field -> {choice: one-line help}, in registry order (the cycling keys' order)
@@ -38,7 +37,7 @@ def current(cfg: Config, field: str) -> str:
     if field == "depth":
         return str(len(cfg.hidden_sizes))
     v = getattr(cfg, field)
-    return num(v) if isinstance(v, float) else str(v)
+    return f"{v:.10g}" if isinstance(v, float) else str(v)  # (all the digits a typed value needs)
 
 
 def command(field: str, value: Any, cfg: Config) -> Command:

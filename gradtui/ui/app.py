@@ -102,7 +102,7 @@ class GradApp(ControlActions, App[int]):
             if s.read_only:
                 from gradtui.ui.replay import READ_ONLY_NOTE
 
-                self.notify(READ_ONLY_NOTE, timeout=6)
+                self.notify(READ_ONLY_NOTE, timeout=6, markup=False)
 
     def exit(self, result: int | None = None, return_code: int = 0, message=None) -> None:
         self._stop_sources()  # the trainers stop now, not once the widgets are gone

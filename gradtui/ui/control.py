@@ -22,7 +22,7 @@ class ControlActions:
         if self.source.read_only and cmd.numeric:
             from gradtui.ui.replay import READ_ONLY_NOTE
 
-            self.notify(READ_ONLY_NOTE, severity="warning", timeout=3)
+            self.notify(READ_ONLY_NOTE, severity="warning", timeout=3, markup=False)
             return True
         return False
 

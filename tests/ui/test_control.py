@@ -244,6 +244,7 @@ async def test_the_palette_lists_every_direct_action_with_its_current_value():
         for field in SETTINGS:
             assert any(t.startswith(f"Set {field} (") for t in titles), field
         assert "Set activation (sigmoid)" in titles and "Set depth (3)" in titles
+        assert "Set beta2 (0.999)" in titles  # every digit: the number input starts from it
         assert "Speed limit (max): slower" in titles
         assert any(t.startswith("undo a divergence") for t in titles)
         assert any(t.startswith("next activation function (sigmoid)") for t in titles)
@@ -283,3 +284,15 @@ async def test_a_recorded_session_plays_in_the_dashboard_with_its_events_and_pac
         await press(pilot, "right_square_bracket")  # the pace is not
         await until(pilot, lambda: app.snap.pace == 4096.0, 30, "faster")
         await press(pilot, "q")
+
+
+async def test_a_number_input_starts_from_the_current_value_with_every_digit():
+    app, src = echo_app(SMALL.replace(optimizer="adam", beta2=0.999, lr=0.0123456))
+    async with app.run_test(size=(120, 40)) as pilot:
+        for field, value in (("beta2", 0.999), ("lr", 0.0123456)):
+            app.pick(field)
+            await pilot.pause()
+            assert app.screen.query_one("Input").value == repr(value)
+            await pilot.press("enter")  # as it stands: accepted (0.999 is no 1)
+            await pilot.pause()
+        assert src.commands == [SetFields.of(beta2=0.999), SetFields.of(lr=0.0123456)]
