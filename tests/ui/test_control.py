@@ -296,3 +296,29 @@ async def test_a_number_input_starts_from_the_current_value_with_every_digit():
             await pilot.press("enter")  # as it stands: accepted (0.999 is no 1)
             await pilot.pause()
         assert src.commands == [SetFields.of(beta2=0.999), SetFields.of(lr=0.0123456)]
+
+
+@pytest.mark.parametrize("argv, want", [(["--paused", "--preset", "relu-he"], {"paused": True}),
+                                        (["--replay", "SESSION"], {"session": True})])
+def test_the_cli_starts_the_dashboard_paused_or_replaying(tmp_path, monkeypatch, argv, want):
+    import gradtui.ui.terminal as terminal
+    from gradtui.cli import main
+    from gradtui.session import Recorder
+
+    path = tmp_path / "s.jsonl"
+    tr = Trainer(SMALL)
+    rec = Recorder(path, tr)
+    tr.run_steps(3)
+    rec.close()
+    seen = {}
+
+    def fake_run_app(cfg, mouse=True, **kw):
+        seen.update(cfg=cfg, **kw)
+        return 0
+
+    monkeypatch.setattr(terminal, "run_app", fake_run_app)
+    assert main([str(path) if a == "SESSION" else a for a in argv]) == 0
+    if "paused" in want:
+        assert seen["paused"] is True and "session" not in seen
+    else:
+        assert seen["session"].end == 3 and seen["cfg"] == SMALL and "paused" not in seen

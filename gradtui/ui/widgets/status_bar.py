@@ -22,7 +22,7 @@ STATE_STYLE = {
 
 # What recovers a diverged run: a switch alone leaves the blown-up weights (the next step diverges
 # again); r restarts from fresh weights with the switches made so far (- then r works too).
-DIVERGED_HINT = f"{key('clip')} (clip), then {key('reset')} (restart)"
+DIVERGED_HINT = f"{key('clip')} (clip), then {key('reset')} (restart) · {key('undo')} (undo)"
 PAUSED_HINT = f"{key('pause')} resume · {key('step')} step"
 # each setting is labelled with the key that cycles it (the learning rate has two: lr)
 SETTINGS = (("activation", key("activation")), ("init", key("init")), ("optimizer", key("optimizer")),
