@@ -22,6 +22,6 @@ class ReplaySource(LiveSource):
 
     def __init__(self, session: Session, run_id: str = "run", hz: float = UI_HZ) -> None:
         end = session.end if session.end is not None else (session.commands[-1][0] if session.commands else 0)
-        super().__init__(session.config, run_id=run_id, hz=hz, max_steps=end)
-        self.trainer.paused = False  # a replay plays (its start_paused was the recording's)
+        # (a replay plays: the config's start_paused was the recording's)
+        super().__init__(session.config, run_id=run_id, hz=hz, max_steps=end, paused=False)
         self.schedule = tuple((at, c) for at, c in session.commands if c.numeric or isinstance(c, Pace))

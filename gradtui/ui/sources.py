@@ -105,15 +105,15 @@ class StaticSource(Source):
 class LiveSource(Source):
     """A trainer (``cfg``'s, or ``trainer``) run flat out by a :class:`Runner` in a thread worker.
     ``record``: write the session (seed, config, every command with its step) to this file; it is
-    opened now (a write error raises here) and finished by :meth:`close`. ``paused`` (or the
-    config's ``start_paused``): start at step 0, paused; the config's ``pace``: the speed limit."""
+    opened now (a write error raises here) and finished by :meth:`close`. ``paused``: start at step
+    0, paused (None: as the config's ``start_paused`` says); the config's ``pace``: the speed limit."""
 
     def __init__(self, cfg: Config | None = None, *, trainer: Trainer | None = None, run_id: str = "run",
                  hz: float = UI_HZ, max_steps: int | None = None, record: str | None = None,
-                 paused: bool = False) -> None:
+                 paused: bool | None = None) -> None:
         trainer = trainer or Trainer(cfg)
         super().__init__(run_id, trainer.cfg, trainer.commands_taken)  # no thread runs it yet
-        trainer.paused = trainer.paused or paused or trainer.cfg.start_paused
+        trainer.paused = trainer.cfg.start_paused if paused is None else paused
         trainer.pace = self.pace = trainer.cfg.pace or trainer.pace
         self.trainer = trainer  # touched by the worker thread only, and by commands (a queue)
         self.hz, self.max_steps = hz, max_steps

@@ -11,7 +11,7 @@ from gradtui.ui.sources import LiveSource, make_app
 from gradtui.watchdog import Watchdog, no_terminal
 
 
-def run_app(cfg: Config, mouse: bool = True, record: str | None = None, paused: bool = False,
+def run_app(cfg: Config, mouse: bool = True, record: str | None = None, paused: bool | None = None,
             session=None) -> int:
     """Run the dashboard in this terminal until the user quits, SIGTERM or a hang-up. Returns an
     exit code. ``record``: write the session (seed, preset, every command with its step) to this
