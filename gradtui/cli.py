@@ -114,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="A/B: run B is a copy of A with this field changed, e.g. --vs-set batchnorm=true "
                         "(repeatable; after --vs's preset when both are given)")
     p.add_argument("--replay", metavar="SESSION.jsonl", default=None,
-                   help="with --headless: reproduce a recorded session bit for bit (its config replaces --preset)")
+                   help="play a recorded session in the dashboard, or with --headless reproduce it bit for bit "
+                   "(its config replaces --preset)")
+    p.add_argument("--paused", action="store_true",
+                   help="dashboard: start at step 0, paused (n takes one step, space runs; as a preset's start_paused)")
     return p
 
 
@@ -166,8 +169,12 @@ def _check_args(args) -> None:
         raise UsageError("--size needs --screenshot")
     if args.steps is not None and not (args.headless or args.screenshot):
         raise UsageError("--steps needs --headless or --screenshot")
-    if args.replay and not args.headless:
-        raise UsageError("--replay needs --headless")
+    if args.replay and args.screenshot:
+        raise UsageError("--replay goes with the dashboard or --headless")
+    if args.replay and args.record and not args.headless:
+        raise UsageError("--record with --replay needs --headless (the dashboard's replay is a record already)")
+    if args.paused and (args.headless or args.screenshot or args.replay):
+        raise UsageError("--paused goes with the dashboard (a live run)")
     if args.replay and (args.preset or args.overrides or args.seed is not None):
         raise UsageError("--replay takes the session's own configuration: drop --preset/--set/--seed")
     if args.replay and (args.vs or args.vs_sets):
@@ -212,7 +219,7 @@ def cmd_list_presets() -> int:
     return 0
 
 
-def cmd_dashboard(cfg, args) -> int:
+def cmd_dashboard(cfg, args, session=None) -> int:
     from gradtui.ui.terminal import run_app
 
     with quiet_numerics():
@@ -222,6 +229,7 @@ def cmd_dashboard(cfg, args) -> int:
         if args.export:
             from gradtui.headless import hist_every
             extra.update(export=args.export, hist_every=hist_every(args))
+        extra.update({"paused": True} if args.paused else {}, **({"session": session} if session else {}))
         rc = run_app(cfg, mouse=not args.no_mouse, **extra)
     return rc if isinstance(rc, int) else 0
 
@@ -266,6 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_args(args)
         from gradtui.headless import run_headless
 
+        args.vs_cfg = None  # run B's configuration (--vs, --vs-set)
         if args.replay:
             from gradtui.session import SessionError, load_session
             from gradtui.versus import load_pair, run_headless_vs
@@ -275,12 +284,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             except SessionError as e:
                 raise UsageError(f"--replay {e}") from None
             if pair is not None:
+                if not args.headless:
+                    raise UsageError("an A/B session replays with --headless (the dashboard plays one run)")
                 check_fits(*pair[0].configs(), *pair[1].configs())
                 return run_headless_vs([s.config for s in pair], args, pair, default_steps=DEFAULT_HEADLESS_STEPS)
             check_fits(*session.configs())
+            if not args.headless:
+                return cmd_dashboard(session.config, args, session)
             return run_headless(session.config, args, session, default_steps=DEFAULT_HEADLESS_STEPS)
         cfg = load_preset(args.preset or DEFAULT_PRESET, args.overrides, args.seed)
-        args.vs_cfg = None
         if args.vs is not None or args.vs_sets:
             from gradtui.versus import config_b, run_headless_vs
             args.vs_cfg = config_b(cfg, args.vs, args.vs_sets)

@@ -141,7 +141,31 @@ class Backend(Command):
 
 
 BACKENDS = ("numpy", "kernels")
-ALL: tuple[type[Command], ...] = (SetFields, Reinit, LoadPreset, Reset, Pause, Resume, TogglePause, Step, Backend)
+
+
+@dataclass(frozen=True)
+class Pace(Command):
+    """A speed limit in steps a second (None: unthrottled). It changes when steps run, not what
+    they compute: a replay ignores it (the dashboard's replay follows it)."""
+
+    steps_per_s: float | None = None
+    kind: ClassVar[str] = "pace"
+
+    def value(self) -> Any:
+        return self.steps_per_s
+
+
+@dataclass(frozen=True)
+class Undo(Command):
+    """A diverged run steps back to its last finite step (:mod:`gradtui.checkpoints`); recorded and
+    replayed at its step, as it changes what is computed next."""
+
+    kind: ClassVar[str] = "undo"
+    numeric: ClassVar[bool] = True
+
+
+ALL: tuple[type[Command], ...] = (SetFields, Reinit, LoadPreset, Reset, Pause, Resume, TogglePause, Step,
+                                  Backend, Pace, Undo)
 BY_KIND: dict[str, type[Command]] = {c.kind: c for c in ALL}
 
 
@@ -180,6 +204,11 @@ def decode(kind: Any, value: Any, source: str) -> Command:
         if not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
             raise CommandError(f"{source}: 'step' takes a positive count")
         return Step(value)
+    if kind == "pace":
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      and 0 < value < float("inf")):
+            raise CommandError(f"{source}: 'pace' takes a positive number of steps a second or null")
+        return Pace(None if value is None else float(value))
     if kind not in BY_KIND:
         raise CommandError(f"{source}: unknown command kind {kind!r}")
     return BY_KIND[kind]()

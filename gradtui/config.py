@@ -60,6 +60,9 @@ class Config:
     schedule_steps: int = 1000  # T of the schedule
     lr_gamma: float = 0.5  # decay factor of step / exponential schedules
     eval_every: int = 50  # test accuracy every k steps
+    # --- the dashboard's pace (headless runs and replays ignore both)
+    start_paused: bool = False  # start at step 0, paused (n steps one at a time)
+    pace: float = 0.0  # speed limit in steps/s; 0: unthrottled
 
     @property
     def hidden_sizes(self) -> tuple[int, ...]:
@@ -123,6 +126,9 @@ FIELDS: dict[str, FieldSpec] = {
     "schedule_steps": FieldSpec("T of the schedule, in steps", lo=1, hi=1e12),
     "lr_gamma": FieldSpec("decay factor of step / exponential schedules", lo=0.0, hi=1.0, lo_open=True),
     "eval_every": FieldSpec("evaluate the test set every k steps", lo=1, hi=1e9),
+    "start_paused": FieldSpec("dashboard: start at step 0, paused (n steps one at a time)"),
+    "pace": FieldSpec("dashboard: speed limit in steps/s ([ / ] halve / double it); 0: unthrottled",
+                      lo=0.0, hi=1e6),
 }
 
 assert set(FIELDS) == {f.name for f in dataclasses.fields(Config)}, "FIELDS must document every Config field"

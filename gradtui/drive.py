@@ -38,6 +38,7 @@ BACKEND_EVENT = {"numpy": "training on the NumPy reference while the fast kernel
 # ----------------------------------------------------------------------------- cadence
 UI_HZ = 10.0  # snapshots a second the dashboard's runner publishes
 BOUNDARY_HZ = 4.0  # decision-boundary refreshes a second (a model evaluation over a grid)
+WINDOW = 1024  # steps of history each published snapshot carries (the views' window)
 PLOT_HZ = 2.0  # loss-plot redraws a second, at most (one redraw costs the UI thread ~30 ms)
 CHUNK_SECONDS = 0.05  # work per kernel call when time-bounded: stop flags, queued commands and
 #                       progress are read between chunks, so at least this often (PITFALLS: 20-50 ms)
@@ -47,20 +48,21 @@ RATE_SECONDS = 0.25  # steps/s is measured over at least this long
 POLL_SECONDS = 0.05  # a stop request is noticed this fast while the kernels compile
 PROGRESS_SECONDS = 1.0  # headless: one progress line this often
 MAX_CHUNK = 2048  # steps per kernel call when driving to a fixed step (results never depend on it)
+PACE_CHUNKS = 2  # a throttled run's kernel calls per publish period, at least (1-step chunks below)
 UNTIMED = math.inf  # a chunk ``seconds`` meaning "no time bound": only ``chunk`` limits it
 
 
 def run(trainer: Trainer, until: int | None = None, *, schedule: Iterable[tuple[int, Command]] = (),
         on_chunk: Callable[[Trainer], None] | None = None, should_stop: Callable[[], bool] | None = None,
-        chunk: int = MAX_CHUNK, seconds: float | Callable[[Trainer], float] | None = None,
+        chunk: int | Callable[[Trainer], int] = MAX_CHUNK, seconds: float | Callable[[Trainer], float] | None = None,
         idle: Callable[[Trainer], None] | None = None, align: int | None = None) -> Trainer:
     """Drive ``trainer`` until ``trainer.total_steps == until`` (None: no end), applying each
     ``(at, command)`` of ``schedule`` once ``at`` total steps have run (same-step commands in
     their order). Between chunks: due scheduled commands, then ``should_stop()``, then the queued
     commands (inside :meth:`Trainer.run_chunk`). A chunk holds at most ``chunk`` steps, never runs
     past the next scheduled command, and holds about ``seconds`` of work when given (a number, or a
-    function of the trainer asked before every chunk); results never depend on chunking.
-    ``on_chunk(trainer)`` is called after every chunk; ``align``: chunks also end whenever
+    function of the trainer asked before every chunk, as ``chunk`` may be); results never depend on
+    chunking. ``on_chunk(trainer)`` is called after every chunk; ``align``: chunks also end whenever
     ``total_steps`` reaches a multiple of it (e.g. the export's histogram records).
 
     When a chunk runs no step (diverged, paused, ``until`` reached in live mode): without ``idle``
@@ -75,7 +77,8 @@ def run(trainer: Trainer, until: int | None = None, *, schedule: Iterable[tuple[
             i += 1
         if should_stop is not None and should_stop():
             break
-        n = chunk if until is None else min(chunk, until - trainer.total_steps)
+        cap = chunk(trainer) if callable(chunk) else chunk
+        n = cap if until is None else min(cap, until - trainer.total_steps)
         if n <= 0 and idle is None:
             break
         if i < len(pending):
@@ -109,17 +112,19 @@ class Runner:
     """
 
     def __init__(self, trainer: Trainer, publish: Callable[[Snapshot], None], hz: float = UI_HZ,
-                 boundary_hz: float = BOUNDARY_HZ, window: int = 1024, max_steps: int | None = None,
+                 max_steps: int | None = None,
                  on_chunk: Callable[[Trainer], None] | None = None, align: int | None = None,
-                 fast_start: bool = False, compiler: Callable[[str], object] | None = None):
+                 fast_start: bool = False, compiler: Callable[[str], object] | None = None,
+                 schedule: Iterable[tuple[int, Command]] = ()):
         self.trainer = trainer
         self.on_chunk = on_chunk  # after every chunk, in this thread (e.g. the dashboard's export)
         self.align = align  # chunks end at multiples of this many total steps too (see run)
         self.publish = publish
         self.period = 1.0 / hz
-        self.boundary_period = 1.0 / boundary_hz if boundary_hz else None
-        self.window = window
+        self.boundary_period = 1.0 / BOUNDARY_HZ
+        self.window = WINDOW
         self.max_steps = max_steps
+        self.schedule = tuple(schedule)  # (at, command): a recorded session's, replayed live
         self.stop_requested = False
         self.fast_start = fast_start
         self._make_compiler = compiler  # (tests) dtype -> a warmup.Compiler-like object
@@ -170,6 +175,8 @@ class Runner:
         def stop() -> bool:
             return self.stop_requested or should_stop()
 
+        self._stop = stop
+
         if self.fast_start and tr.backend == "kernels":
             self._start_fast()
         else:
@@ -183,9 +190,11 @@ class Runner:
         self._next_pub = self._rate_t + self.period
         self._rate_n = self._last_n = tr.total_steps
         self._seen_events, self._sps = tr.n_events, 0.0
+        self._pace_due = self._rate_t  # a throttled run's next chunk starts no earlier
         try:
-            run(tr, self.max_steps, on_chunk=self._after_chunk, should_stop=stop, seconds=self._budget,
-                idle=lambda t: t.wake.wait(self.period), align=self.align)  # paused, diverged or capped: until a command
+            run(tr, self.max_steps, schedule=self.schedule, on_chunk=self._after_chunk, should_stop=stop,
+                seconds=self._budget, chunk=self._chunk, idle=self._idle,
+                align=self.align)  # paused, diverged or capped: until a command
         finally:
             if self.compiler is not None:
                 self.compiler.cancel()
@@ -249,6 +258,31 @@ class Runner:
         # that may wait for the UI) is rare
         return min(CHUNK_SECONDS, self.period / 2, max(MIN_CHUNK_SECONDS, self._next_pub - time.perf_counter()))
 
+    def _chunk(self, tr: Trainer) -> int:
+        """Steps a chunk may hold: a throttled run's share of a publish period (1 at slow paces)."""
+        if tr.pace is None:
+            return MAX_CHUNK
+        return max(1, min(MAX_CHUNK, int(tr.pace * self.period / PACE_CHUNKS)))
+
+    def _idle(self, tr: Trainer) -> None:
+        tr.wake.wait(self.period)
+        self._pace_due = time.perf_counter()  # no burst after a pause
+
+    def _throttle(self, tr: Trainer, ran: int) -> None:
+        """Sleep until the pace allows the next chunk, publishing on the beat meanwhile; a command
+        (``tr.wake``) ends the wait at once."""
+        now = time.perf_counter()
+        if tr.pace is None or ran == 0:
+            self._pace_due = now
+            return
+        self._pace_due = max(self._pace_due, now - self.period) + ran / tr.pace
+        while now < self._pace_due and not self._stop():
+            if tr.wake.wait(min(self._pace_due, self._next_pub) - now):
+                return
+            now = time.perf_counter()
+            if now >= self._next_pub - PUBLISH_SLACK:
+                self._beat(tr, now)
+
     def _after_chunk(self, tr: Trainer) -> None:
         if self.on_chunk is not None:
             self.on_chunk(tr)
@@ -266,9 +300,14 @@ class Runner:
             self._last_bd = now
         if changed or (now >= self._next_pub - PUBLISH_SLACK and self._news()):
             # (paused, diverged or capped with nothing new: no snapshot, so nothing is redrawn)
-            if now - self._rate_t > RATE_SECONDS:
-                self._sps = (tr.total_steps - self._rate_n) / (now - self._rate_t)
-                self._rate_t, self._rate_n = now, tr.total_steps
-            self._publish(sps=self._sps if tr.status == "running" else 0.0)
-            # keep the beat (no drift from chunk overruns) without a burst after a stall
-            self._next_pub = max(self._next_pub + self.period, now + self.period / 2)
+            self._beat(tr, now)
+        self._throttle(tr, ran)
+
+    def _beat(self, tr: Trainer, now: float) -> None:
+        """Publish a snapshot (the rate measured over at least RATE_SECONDS)."""
+        if now - self._rate_t > RATE_SECONDS:
+            self._sps = (tr.total_steps - self._rate_n) / (now - self._rate_t)
+            self._rate_t, self._rate_n = now, tr.total_steps
+        self._publish(sps=self._sps if tr.status == "running" else 0.0)
+        # keep the beat (no drift from chunk overruns) without a burst after a stall
+        self._next_pub = max(self._next_pub + self.period, now + self.period / 2)

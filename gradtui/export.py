@@ -216,6 +216,8 @@ class ExportPump:
             self.run += 1
             events = self._restamp(events)
         self._pending += events
+        if self._ring.rewound is not None:  # an undo took rows back: on from there
+            self._count, self._ring.rewound = min(self._count, self._ring.rewound), None
         count = self._ring.count
         steps, glob, layers = self._ring.since(self._count)
         if len(steps) == 0:

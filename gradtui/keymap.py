@@ -26,7 +26,8 @@ class Key:
     show: bool = True  # in the footer
     priority: bool = False
     field: str = ""  # the config field one press changes ("" for the others)
-    how: str = ""  # "cycle" (through the field's choices, ``step`` at a time), "toggle", "scale" (by ``step``)
+    how: str = ""  # "cycle" (through the field's choices, ``step`` at a time), "toggle", "scale" (by ``step``),
+    #                "add" (``step``, within the field's bounds)
     step: float = 0.0
 
     @property
@@ -43,11 +44,18 @@ class Key:
             return opts[(i + int(self.step)) % len(opts)]
         if self.how == "toggle":
             return not cur
+        if self.how == "add":
+            spec = FIELDS[self.field]
+            if self.field == "depth":
+                cur = len(cfg.hidden_sizes)  # (explicit widths: their count)
+            return int(min(spec.hi, max(spec.lo, cur + self.step)))
         return float(min(LR_MAX, max(LR_MIN, cur * self.step)))
 
     def command(self, cfg: Config) -> Command:
         """The command one press sends (a new initialiser re-draws the weights: Reinit)."""
         new = self.change(cfg)
+        if self.field == "depth" and cfg.hidden:  # explicit widths give way to depth x width
+            return SetFields.of(depth=new, hidden=())
         return Reinit(new) if self.field == "init" else SetFields.of(**{self.field: new})
 
 
@@ -67,6 +75,15 @@ KEYMAP: tuple[Key, ...] = (
     _setting("R", "residual", "residual", "toggle residual connections", "residual", "toggle", show=False),
     _setting("b", "batchnorm", "batch norm", "toggle batch normalisation", "batchnorm", "toggle", show=False),
     _setting("d", "dataset", "dataset", "next data set (rebuilds: step 0)", "dataset", "cycle", show=False),
+    _setting("greater_than_sign", "depth(1)", "depth+1", "one hidden layer more (rebuilt at step 0, same data)",
+             "depth", "add", 1, display=">", show=False),
+    _setting("less_than_sign", "depth(-1)", "depth-1", "one hidden layer less (rebuilt at step 0, same data)",
+             "depth", "add", -1, display="<", show=False),
+    Key("s", "settings", "set", "set any setting directly: a list or a number"),
+    Key("left_square_bracket", "pace(0.5)", "slower", "speed limit ÷ 2 (steps/s)", display="[", show=False),
+    Key("right_square_bracket", "pace(2.0)", "faster", "speed limit × 2 (up to max: unthrottled)", display="]",
+        show=False),
+    Key("u", "undo", "undo", "undo a divergence: back to the last finite step, paused", show=False),
     Key("space", "pause", "pause", "pause / resume training", display="spc"),
     Key("n", "step", "step", "one training step (while paused)", show=False),
     Key("r", "reset", "reset", "reset: step 0, fresh weights and optimiser", show=False),

@@ -82,6 +82,7 @@ class StatsRing:
         self.layers = np.full((self.capacity, n_layers, K.N_LSTATS), np.nan)
         self.pos = 0
         self.count = 0
+        self.rewound: int | None = None  # the lowest count an undo went back to, until an export took note
 
     def advance(self, n: int) -> None:
         self.pos = (self.pos + n) % self.capacity
@@ -154,6 +155,7 @@ class Snapshot:
     prediction: Any = None  # gradtui.theory.Prediction for this network at initialisation (explain.py)
     findings: tuple = ()  # gradtui.diagnose.Finding's of a recent snapshot, most important first
     backend: str = "kernels"  # what computes the steps: "kernels", or "numpy" while they compile (cold start)
+    pace: float | None = None  # the live driver's speed limit, steps/s (None: unthrottled)
 
     @staticmethod
     def build(config, layer_names, step, status, steps, glob, layers, **kw) -> "Snapshot":

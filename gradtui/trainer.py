@@ -22,7 +22,9 @@ from gradtui import kernels as K
 from gradtui import numpy_backend, warmup
 from gradtui import numba_cache
 from gradtui import commands
-from gradtui.commands import Backend, Command, LoadPreset, Pause, Reinit, Reset, Resume, SetFields, Step, TogglePause
+from gradtui.checkpoints import Checkpoints
+from gradtui.commands import (Backend, Command, LoadPreset, Pace, Pause, Reinit, Reset, Resume, SetFields, Step,
+                              TogglePause, Undo)
 from gradtui.activations import ACTIVATIONS
 from gradtui.config import Config
 from gradtui.histograms import Histograms
@@ -67,6 +69,8 @@ class Trainer:
         self.total_steps = 0  # steps run since construction; never reset (recorded sessions use it)
         self.on_command: Callable[[int, Command], None] | None = None  # called with total_steps
         self._timed_shape = None  # the network _sec_per_step was measured on
+        self.pace: float | None = None  # a live driver's speed limit, steps/s (None: unthrottled)
+        self.checkpoints = Checkpoints()  # for undo after a divergence
         self._build(cfg)
 
     # ----------------------------------------------------------------------------- building
@@ -140,6 +144,8 @@ class Trainer:
         """Apply one command now (from the driving thread). Returns the recorded event."""
         if self.on_command is not None:
             self.on_command(self.total_steps, cmd)
+        if cmd.numeric and not isinstance(cmd, Undo):
+            self.checkpoints.clear()  # every checkpoint kept ran under the current configuration
         match cmd:
             case Pause():
                 self.paused = True
@@ -150,6 +156,11 @@ class Trainer:
             case TogglePause():
                 self.paused = not self.paused
                 return self._event("paused" if self.paused else "resumed")
+            case Pace(steps_per_s=p):
+                self.pace = p
+                return None
+            case Undo():
+                return self._event(self.checkpoints.undo(self))
             case Step(n=n):
                 self._pending_steps += n
                 return None
@@ -241,6 +252,7 @@ class Trainer:
         n = int(min(n, self.ring.capacity // 2))
         if n <= 0 or self.diverged:
             return 0
+        self.checkpoints.maybe_take(self)
         idx = self._batches(n)
         c = self.cfg
         lrs = schedule_lrs(c.schedule, c.lr, self.step_count, n, c.schedule_steps, c.lr_gamma)
@@ -345,26 +357,9 @@ class Trainer:
     # ----------------------------------------------------------------------------- views
     def boundary(self, cols: int = 48, rows: int = 24, n_points: int = 300) -> Boundary:
         """Model output over the input plane (evaluation mode), for the decision-boundary view."""
-        lo = np.minimum(self.x.min(0), -2.0) - 0.2
-        hi = np.maximum(self.x.max(0), 2.0) + 0.2
-        gx = np.linspace(lo[0], hi[0], cols)
-        gy = np.linspace(hi[1], lo[1], rows)  # row 0 at the top
-        grid = np.stack(np.meshgrid(gx, gy), -1).reshape(-1, 2)
-        if self.backend == "numpy":
-            out = numpy_backend.predict_trainer(self, grid)
-        else:
-            out = self.mlp.predict(grid, self.icfg, self.fcfg)
-        if self.data.task == "classify":
-            vals = out.argmax(1).astype(np.float64)
-        else:
-            vals = out[:, 0].astype(np.float64)
-        step = max(1, len(self.x) // n_points)
-        d = self.data
-        t_step = max(1, len(d.x_test) // max(1, n_points // 6))  # fewer: a × covers a whole cell
-        t_labels = d.t_test.argmax(1) if d.task == "classify" else d.t_test[:, 0]
-        return Boundary((float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])),
-                        vals.reshape(rows, cols), d.x_train[::step].copy(), d.labels_train[::step].copy(),
-                        d.x_test[::t_step].copy(), t_labels[::t_step].astype(d.labels_train.dtype))
+        from gradtui.boundary import measure_boundary
+
+        return measure_boundary(self, cols, rows, n_points)
 
     def histograms(self) -> Histograms | None:
         """Per-layer histograms of the last step (None before the first step of this network, and
@@ -381,7 +376,8 @@ class Trainer:
             events=tuple(self.events)[-64:], steps_per_sec=steps_per_sec,
             message=self.message if message is None else message,
             task=self.data.task, boundary=boundary, compile_s=self.compile_s,
-            commands_taken=self.commands_taken, total_steps=self.total_steps, hist=hist, backend=self.backend)
+            commands_taken=self.commands_taken, total_steps=self.total_steps, hist=hist, backend=self.backend,
+            pace=self.pace)
 
 
 def _fmt(v) -> str:

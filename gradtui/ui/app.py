@@ -23,6 +23,7 @@ from gradtui.ui import keys, lesson_panel
 from gradtui.ui.ab import ABActions
 from gradtui.ui.compare import RunDiff
 from gradtui.ui.messages import SnapshotMessage, TrainerFailed
+from gradtui.ui.control import ControlActions
 from gradtui.ui.sources import Source
 from gradtui.ui.widgets.run_panel import RunPanel
 from gradtui.watchdog import Watchdog
@@ -32,7 +33,7 @@ SIDE_BY_SIDE = 120  # two runs side by side from this width on, stacked below it
 AB_PLOTS_HEIGHT = 36  # two runs show their loss plots and boundaries from this height on
 
 
-class GradApp(ABActions, App[int]):
+class GradApp(ABActions, ControlActions, App[int]):
     CSS_PATH = "app.tcss"
     # Screens get -narrow / -short below the minimum size; app.tcss swaps the layout for a message.
     # (and -roomy from SIDE_BY_SIDE columns on: two runs go side by side)
@@ -103,6 +104,10 @@ class GradApp(ABActions, App[int]):
                 s.accept(first[-1])
                 panel.show(first[-1])
             s.start(self)
+            if s.read_only:
+                from gradtui.ui.replay import READ_ONLY_NOTE
+
+                self.notify(READ_ONLY_NOTE, timeout=6, markup=False)
         if self.initial_lesson:
             lesson_panel.start_lesson(self, self.initial_lesson)
         self.ab_refresh()
@@ -148,8 +153,9 @@ class GradApp(ABActions, App[int]):
 
     # ------------------------------------------------------------------ commands
     def submit(self, cmd: Command) -> None:
-        self.source.submit(cmd)
-        lesson_panel.on_command(self, cmd)
+        if not self.refused(cmd):
+            self.source.submit(cmd)
+            lesson_panel.on_command(self, cmd)
 
     def _press(self, shown: str) -> None:
         """What one press of a setting key sends (the key table says which field and how)."""
@@ -240,11 +246,13 @@ class GradApp(ABActions, App[int]):
             self.notify(str(exc), title="preset", severity="error")
             return
         self.submit(LoadPreset(cfg))
+        self.follow_preset(cfg)
         self.notify(f"preset {cfg.name}: step 0", timeout=2)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         for b in self.BINDINGS:
             if b.action not in ("quit",):
-                yield SystemCommand(b.tooltip or b.description, f"key {b.key_display or b.key}",
-                                    lambda a=b.action: self.run_action(a))
+                yield SystemCommand((b.tooltip or b.description) + self.current_of(b.action),
+                                    f"key {b.key_display or b.key}", lambda a=b.action: self.run_action(a))
+        yield from self.control_commands()

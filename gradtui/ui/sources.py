@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from textual.worker import get_current_worker
 
-from gradtui.commands import Command
+from gradtui.commands import Command, Pace
 from gradtui.config import Config
 from gradtui.drive import UI_HZ, Runner
 from gradtui.stats import Snapshot
@@ -39,12 +39,14 @@ class Source:
     far lead to (``intent``: what the next key press cycles from). UI thread only."""
 
     hide_wallclock = False
+    read_only = False  # a replay: commands that change what is computed are refused
 
     def __init__(self, run_id: str, intent: Config, submitted: int = 0) -> None:
         self.run_id = run_id
         self.snap: Snapshot | None = None
         self.intent = intent  # config after every submitted command
         self.submitted = submitted  # commands sent; snapshots count those the trainer took
+        self.pace: float | None = None  # the speed limit the commands sent so far lead to
         self.error = self.error_tb = ""
         self.done = threading.Event()  # set once the run's thread (if any) has returned
 
@@ -57,12 +59,15 @@ class Source:
     def submit(self, cmd: Command) -> None:
         self.intent = cmd.after(self.intent)
         self.submitted += 1
+        if isinstance(cmd, Pace):
+            self.pace = cmd.steps_per_s
 
     def accept(self, snap: Snapshot) -> None:
         """A snapshot arrived on the UI thread."""
         self.snap = snap
         if snap.commands_taken >= self.submitted:
             self.intent = snap.config
+            self.pace = snap.pace
 
     def initial(self) -> Sequence[Snapshot]:
         """Snapshots to show before any message arrives (oldest first; the last is current)."""
@@ -103,19 +108,27 @@ class LiveSource(Source):
     ``record``: write the session (seed, config, every command with its step) to this file; it is
     opened now (a write error raises here) and finished by :meth:`close`. ``export``: stream the
     per-step statistics there as the headless mode does (written from the trainer's thread after
-    every chunk; ``hist_every``: histogram records too), finished by :meth:`close`."""
+    every chunk; ``hist_every``: histogram records too), finished by :meth:`close`. ``paused``:
+    start at step 0, paused (None: as the config's ``start_paused`` says, or as a given trainer is); the config's ``pace``:
+    the speed limit. ``fast_start``: a warm numba cache is loaded, a cold one trains on NumPy while
+    it compiles."""
 
     def __init__(self, cfg: Config | None = None, *, trainer: Trainer | None = None, run_id: str = "run",
                  hz: float = UI_HZ, max_steps: int | None = None, record: str | None = None,
-                 export: str | None = None, hist_every: int | None = None, fast_start: bool = True) -> None:
+                 export: str | None = None, hist_every: int | None = None, fast_start: bool = True,
+                 paused: bool | None = None) -> None:
         trainer = trainer or Trainer(cfg)
         super().__init__(run_id, trainer.cfg, trainer.commands_taken)  # no thread runs it yet
+        if paused is not None or cfg is not None:  # (a given trainer, e.g. a fork, keeps its state)
+            trainer.paused = trainer.cfg.start_paused if paused is None else paused
+        trainer.pace = self.pace = trainer.cfg.pace or trainer.pace
         self.trainer = trainer  # touched by the worker thread only, and by commands (a queue)
         self.hz, self.max_steps = hz, max_steps
         self.fast_start = fast_start  # a warm numba cache is loaded; a cold one trains on NumPy while it compiles
         self._stop = threading.Event()
         self._calls: "queue.SimpleQueue[Callable[[Trainer], None]]" = queue.SimpleQueue()
         self.recorder = None
+        self.schedule: tuple = ()  # (at, command) to apply at recorded steps (a replay)
         if record:
             from gradtui.session import Recorder
 
@@ -181,8 +194,8 @@ class LiveSource(Source):
         try:
             # (the Runner compiles in a daemon thread and notices a stop while numba compiles)
             Runner(tr, publish, hz=self.hz, max_steps=self.max_steps, on_chunk=self._export,
-                   align=self.pump.hist_every if self.pump else None,
-                   fast_start=self.fast_start).run(should_stop=stop)
+                   align=self.pump.hist_every if self.pump else None, fast_start=self.fast_start,
+                   schedule=self.schedule).run(should_stop=stop)
         except Exception as exc:  # shown on screen, never swallowed
             self._stop.set()
             post(TrainerFailed(self.run_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()))

@@ -12,25 +12,32 @@ from gradtui.watchdog import Watchdog, no_terminal
 
 
 def run_app(cfg: Config, mouse: bool = True, record: str | None = None, vs: Config | None = None,
-            lesson: str | None = None, export: str | None = None, hist_every: int | None = None) -> int:
+            lesson: str | None = None, export: str | None = None, hist_every: int | None = None,
+            paused: bool | None = None, session=None) -> int:
     """Run the dashboard in this terminal until the user quits, SIGTERM or a hang-up. Returns an
     exit code. ``record``: write the session (seed, preset, every command with its step) to this
     file. ``vs``: run B's configuration (A/B, both recorded to one A/B session file). ``lesson``:
     start on this lesson (its name). ``export``: stream the statistics there (``hist_every``: with
-    histogram records; one run only). Refuses (a UsageError, before any file is written) without a
+    histogram records; one run only). ``paused``: start at step 0, paused; ``session``: play this
+    recorded session instead. Refuses (a UsageError, before any file is written) without a
     terminal."""
     problem = no_terminal()
     if problem:
         from gradtui.cli import UsageError
 
         raise UsageError(problem)
-    if vs is None:
-        source = LiveSource(cfg, record=record, export=export, hist_every=hist_every)
+    if session is not None:
+        from gradtui.ui.replay import ReplaySource
+
+        source = ReplaySource(session)
+        sources = [source]
+    elif vs is None:
+        source = LiveSource(cfg, record=record, export=export, hist_every=hist_every, paused=paused)
         sources = [source]
     else:
         from gradtui.versus import PairRecorder
 
-        sources = [LiveSource(cfg, run_id="A"), LiveSource(vs, run_id="B")]
+        sources = [LiveSource(cfg, run_id="A", paused=paused), LiveSource(vs, run_id="B", paused=paused)]
         source = sources[0]
         if record:
             source.recorder = PairRecorder(record, [s.trainer for s in sources])

@@ -11,7 +11,8 @@ from gradtui.config import Config
 CFG = Config(depth=3, width=8, n_samples=64, batch_size=16)
 
 EXAMPLES = [C.SetFields.of(activation="relu", lr=0.5), C.Reinit("he_normal"), C.Reinit(), C.LoadPreset(CFG),
-            C.Reset(), C.Pause(), C.Resume(), C.TogglePause(), C.Step(3), C.Backend("numpy"), C.Backend("kernels")]
+            C.Reset(), C.Pause(), C.Resume(), C.TogglePause(), C.Step(3), C.Backend("numpy"), C.Backend("kernels"),
+            C.Pace(12.5), C.Pace(None), C.Undo()]
 
 
 def test_every_command_class_has_an_example_and_a_unique_kind():
@@ -26,7 +27,7 @@ def test_round_trip_through_json(cmd):
 
 
 def test_only_numeric_commands_change_what_is_computed():
-    assert {c.kind for c in C.ALL if c.numeric} == {"set", "reinit", "preset", "reset", "backend"}
+    assert {c.kind for c in C.ALL if c.numeric} == {"set", "reinit", "preset", "reset", "backend", "undo"}
 
 
 @pytest.mark.parametrize("value", ["torch", None, 1, ["numpy"], "NumPy"])
@@ -55,7 +56,8 @@ def test_old_session_lines_decode():  # written by gradtui 0.1.0, before the com
 @pytest.mark.parametrize("kind,value,fragment", [
     ("jump", None, "unknown command kind 'jump'"), ("set", [1], "needs an object"),
     ("set", {"lr": "fast"}, "lr"), ("reinit", 3, "initialiser name"), ("step", 0, "positive count"),
-    ("step", True, "positive count"), ("preset", "relu-he", "object of config fields"), (None, None, "unknown"),
+    ("step", True, "positive count"), ("pace", 0, "positive number"), ("pace", "fast", "positive number"),
+    ("pace", True, "positive number"), ("pace", 1e400, "positive number"), ("preset", "relu-he", "object of config fields"), (None, None, "unknown"),
 ])
 def test_bad_values_are_one_line_errors(kind, value, fragment):
     with pytest.raises(C.CommandError) as e:

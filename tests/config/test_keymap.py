@@ -15,7 +15,7 @@ def test_keys_are_unique_and_every_setting_key_names_a_config_field():
     assert len(names) == len(set(names))
     for k in KEYMAP:
         if k.field:
-            assert k.field in FIELDS and k.how in ("cycle", "toggle", "scale")
+            assert k.field in FIELDS and k.how in ("cycle", "toggle", "scale", "add")
 
 
 @pytest.mark.parametrize("k", [k for k in KEYMAP if k.how == "cycle"], ids=lambda k: k.shown)
@@ -35,6 +35,17 @@ def test_toggles_and_the_learning_rate_bounds():
     assert up.command(CFG.replace(lr=0.1)) == SetFields.of(lr=0.2)
     assert up.command(CFG.replace(lr=LR_MAX)).after(CFG).lr == LR_MAX
     assert down.command(CFG.replace(lr=LR_MIN)).after(CFG).lr == LR_MIN
+
+
+def test_depth_keys_add_one_layer_within_the_bounds():
+    more, less = BY_SHOWN[">"], BY_SHOWN["<"]
+    assert more.command(CFG.replace(depth=4)) == SetFields.of(depth=5)
+    assert less.command(CFG.replace(depth=4)) == SetFields.of(depth=3)
+    assert less.command(CFG.replace(depth=1)) == SetFields.of(depth=1)  # never below the bound
+    assert more.command(CFG.replace(depth=FIELDS["depth"].hi)) == SetFields.of(depth=int(FIELDS["depth"].hi))
+    # explicit widths: their count is the depth, and they give way
+    assert more.command(CFG.replace(hidden=(8, 4))) == SetFields.of(depth=3, hidden=())
+    assert setting_key("depth") is more and setting_key("depth", up=False) is less
 
 
 def test_the_dashboard_bindings_are_the_table():

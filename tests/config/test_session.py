@@ -122,7 +122,10 @@ def test_cli_record_then_replay_headless(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["--replay", "x.jsonl"], "--replay needs --headless"),
+    (["--replay", "x.jsonl", "--screenshot", "a.svg"], "--replay goes with"),
+    (["--replay", "x.jsonl", "--record", "r.jsonl"], "--record with --replay needs --headless"),
+    (["--paused", "--headless"], "--paused goes with the dashboard"),
+    (["--replay", "missing.jsonl"], "cannot read"),
     (["--headless", "--replay", "x.jsonl", "--preset", "relu-he"], "drop --preset"),
     (["--headless", "--replay", "missing.jsonl"], "cannot read"),
     (["--screenshot", "a.svg", "--record", "r.jsonl"], "--record goes with"),

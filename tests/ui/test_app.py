@@ -214,8 +214,8 @@ async def test_help_screen_and_palette_list_every_key():
         assert not isinstance(app.screen, HelpScreen)
         titles = {c.title for c in app.get_system_commands(app.screen)}
         for b in app.BINDINGS:
-            if b.action != "quit":
-                assert (b.tooltip or b.description) in titles
+            if b.action != "quit":  # (a setting's entry ends with its current value)
+                assert any(t.startswith(b.tooltip or b.description) for t in titles)
 
 
 def test_the_v_key_help_names_every_depth_mode():

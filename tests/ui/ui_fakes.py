@@ -33,5 +33,6 @@ class EchoSource(StaticSource):
     def submit(self, cmd: Command) -> None:
         super().submit(cmd)
         self._cfg = cmd.after(self._cfg)
-        snap = dataclasses.replace(self.snaps[-1], config=self._cfg, commands_taken=len(self.commands))
+        snap = dataclasses.replace(self.snaps[-1], config=self._cfg, commands_taken=len(self.commands),
+                                   pace=self.pace)
         self._post(SnapshotMessage(self.run_id, snap))

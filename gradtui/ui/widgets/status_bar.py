@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from gradtui.numfmt import num, pct
+from gradtui.setters import pace_text
 from gradtui.stats import Snapshot
 from gradtui.ui.keys import key
 
@@ -21,7 +22,7 @@ STATE_STYLE = {
 
 # What recovers a diverged run: a switch alone leaves the blown-up weights (the next step diverges
 # again); r restarts from fresh weights with the switches made so far (- then r works too).
-DIVERGED_HINT = f"{key('clip')} (clip), then {key('reset')} (restart)"
+DIVERGED_HINT = f"{key('clip')} (clip), then {key('reset')} (restart) · {key('undo')} (undo)"
 PAUSED_HINT = f"{key('pause')} resume · {key('step')} step"
 # each setting is labelled with the key that cycles it (the learning rate has two: lr)
 SETTINGS = (("activation", key("activation")), ("init", key("init")), ("optimizer", key("optimizer")),
@@ -46,6 +47,8 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
         t.append(f" step {snap.step:,}", "bold")
         if not hide_wallclock and st == "running":
             t.append(f"  {snap.steps_per_sec:,.0f} steps/s", "dim")
+        if snap.pace is not None:  # a speed limit ([ / ]); unthrottled says nothing
+            t.append(f"  pace ≤{pace_text(snap.pace)}", "yellow")
         if len(snap.steps) == 0:  # a fresh start: nothing measured yet (not a NaN loss)
             t.append("  loss –", "dim")
         else:
