@@ -73,11 +73,17 @@ def headless_startup() -> dict:
 from gradtui.bench_ab import ab_dashboard_probe  # noqa: E402,F401  (run by _probe, by name)
 
 
+PROBE_TIMEOUT_S = 600
+
+
 def _probe(fn: str, *args) -> dict:
     """Run ``gradtui.bench.<fn>(*args)`` in a fresh process (no torch, no bench threads around) and
     return the JSON it prints."""
     code = f"import json, gradtui.bench as b; print(json.dumps(b.{fn}(*{args!r})))"
-    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    try:  # a probe that hangs must not hang the benchmark
+        p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"error": f"{fn} did not finish in {PROBE_TIMEOUT_S} s"}
     if p.returncode != 0:
         return {"error": (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1][:200]}
     return json.loads(p.stdout.strip().splitlines()[-1])

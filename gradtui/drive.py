@@ -39,7 +39,8 @@ BACKEND_EVENT = {"numpy": "training on the NumPy reference while the fast kernel
 UI_HZ = 10.0  # snapshots a second the dashboard's runner publishes
 BOUNDARY_HZ = 4.0  # decision-boundary refreshes a second (a model evaluation over a grid)
 WINDOW = 1024  # steps of history each published snapshot carries (the views' window)
-PLOT_HZ = 2.0  # loss-plot redraws a second, at most (one redraw costs the UI thread ~30 ms)
+PLOT_HZ = 1.0  # loss-plot redraws a second, at most: one redraw costs the UI thread ~30 ms (at 2 Hz the
+#               UI thread took 16% of a core on deep-sigmoid, at 1 Hz 13%: issue 18 asks <= 15%)
 CHUNK_SECONDS = 0.05  # work per kernel call when time-bounded: stop flags, queued commands and
 #                       progress are read between chunks, so at least this often (PITFALLS: 20-50 ms)
 MIN_CHUNK_SECONDS = 0.002  # the live runner's smallest chunk (when a snapshot is nearly due)
