@@ -63,6 +63,9 @@ def _alternate(trainers, post, stop: threading.Event, hz: float) -> None:
             next_pub = max(next_pub + period, now + period / 2)
 
 
+START_TIMEOUT_S = 300  # both runs must have stepped by then (a cold compile included)
+
+
 def ab_dashboard_probe(seconds: float = 8.0) -> dict:
     import asyncio
 
@@ -83,7 +86,10 @@ def ab_dashboard_probe(seconds: float = 8.0) -> dict:
 
         async def watch():
             async with app.run_test(size=(120, 40)) as pilot:
-                while not all(c() > 0 for c in counts):
+                give_up = time.perf_counter() + START_TIMEOUT_S
+                while not all(c() > 0 for c in counts):  # (a run that failed never steps: say so)
+                    if time.perf_counter() > give_up:
+                        raise RuntimeError(f"a run did not step within {START_TIMEOUT_S} s")
                     await pilot.pause(0.05)
                 await asyncio.sleep(1.0)
                 t0, c0, n0 = time.perf_counter(), time.thread_time(), [c() for c in counts]

@@ -39,6 +39,7 @@ batch and outputs). Penalties: ``l1 * sum|W| + l2/2 * sum W^2`` over weight matr
 from __future__ import annotations
 
 import math
+import threading
 from collections import namedtuple
 from contextlib import contextmanager
 
@@ -1261,6 +1262,9 @@ class NotCached(Exception):
     """A kernel would have to be compiled (see :func:`cache_only`)."""
 
 
+_CACHE_ONLY = threading.Lock()  # one cache_only block at a time (two runs may start together)
+
+
 @contextmanager
 def cache_only():
     """Within this block a kernel call whose machine code is neither loaded nor in numba's disk
@@ -1273,18 +1277,19 @@ def cache_only():
     def refuse(*args, **kwargs):
         raise NotCached()
 
-    patched = []
-    try:
-        for d in disps:
-            comp = getattr(d, "_compiler", None)
-            if comp is None or not callable(getattr(comp, "compile", None)):
-                raise NotCached()
-            comp.compile = refuse  # shadows the method: numba calls it after its cache lookup
-            patched.append(comp)
-        yield
-    finally:
-        for comp in patched:
-            del comp.compile
+    with _CACHE_ONLY:
+        patched = []
+        try:
+            for d in disps:
+                comp = getattr(d, "_compiler", None)
+                if comp is None or not callable(getattr(comp, "compile", None)):
+                    raise NotCached()
+                comp.compile = refuse  # shadows the method: numba calls it after its cache lookup
+                patched.append(comp)
+            yield
+        finally:
+            for comp in patched:
+                del comp.compile
 
 
 def set_blas_threads(n: int) -> None:
