@@ -118,33 +118,44 @@ class Progress:
         self.last_t, self.last_n = now, tr.total_steps
 
 
-def _open_outputs(trainer, args, stack: contextlib.ExitStack):
-    """The export pump and the recorder (None when not asked for), closed by ``stack``."""
-    pump = recorder = None
+@contextlib.contextmanager
+def outputs_or_nothing(args, stack: contextlib.ExitStack) -> Iterator[None]:
+    """Open --export / --record files inside: a UsageError raised there (a file that cannot be
+    opened: exit 2) closes ``stack`` and removes the files this block created, so bad input leaves
+    no file behind. The headless mode's and the A/B mode's outputs both open through it."""
     created = [p for p in (args.export, args.record) if p and not os.path.lexists(p)]
     try:
-        if args.export:
-            from gradtui.export import ExportPump, open_exporter
-            try:
-                exporter = open_exporter(args.export, trainer.layer_names)
-            except OutputError as e:  # before any step: bad input, exit 2
-                raise UsageError(f"--export {e}") from None
-            stack.callback(exporter.close)
-            pump = ExportPump(trainer, exporter, hist_every=hist_every(args))
-            stack.callback(pump.pump)  # runs first: the last rows, then close
-        if args.record:
-            from gradtui.session import Recorder
-            try:
-                recorder = Recorder(args.record, trainer)
-            except OutputError as e:
-                raise UsageError(f"--record {e}") from None
-            stack.callback(recorder.close)
-    except UsageError:  # exit 2 leaves no file behind: remove what this call created
+        yield
+    except UsageError:
         stack.close()
         for path in created:
             with contextlib.suppress(OSError):
                 os.remove(path)
         raise
+
+
+def open_writer(opener, flag: str):
+    """``opener()`` with an OutputError raised as the one-line usage error naming ``flag``."""
+    try:
+        return opener()
+    except OutputError as e:  # before any step: bad input, exit 2
+        raise UsageError(f"{flag} {e}") from None
+
+
+def _open_outputs(trainer, args, stack: contextlib.ExitStack):
+    """The export pump and the recorder (None when not asked for), closed by ``stack``."""
+    pump = recorder = None
+    with outputs_or_nothing(args, stack):
+        if args.export:
+            from gradtui.export import ExportPump, open_exporter
+            exporter = open_writer(lambda: open_exporter(args.export, trainer.layer_names), "--export")
+            stack.callback(exporter.close)
+            pump = ExportPump(trainer, exporter, hist_every=hist_every(args))
+            stack.callback(pump.pump)  # runs first: the last rows, then close
+        if args.record:
+            from gradtui.session import Recorder
+            recorder = open_writer(lambda: Recorder(args.record, trainer), "--record")
+            stack.callback(recorder.close)
     return pump, recorder
 
 

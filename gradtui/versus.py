@@ -222,32 +222,19 @@ def run_headless_vs(cfgs: Sequence[Config], args, sessions=None, default_steps: 
 
 def _open_outputs(trainers, args, stack: contextlib.ExitStack):
     """One exporter fed by a pump per run, and the A/B recorder (None when not asked for)."""
-    import os
+    from gradtui.headless import open_writer, outputs_or_nothing
 
     pumps, recorder = [None] * len(trainers), None
-    created = [p for p in (args.export, args.record) if p and not os.path.lexists(p)]
-    try:
+    with outputs_or_nothing(args, stack):
         if args.export:
             from gradtui.export import ExportPump, open_exporter
-            try:
-                exporter = open_exporter(args.export, trainers[0].layer_names)
-            except OutputError as e:
-                raise UsageError(f"--export {e}") from None
+            exporter = open_writer(lambda: open_exporter(args.export, trainers[0].layer_names), "--export")
             stack.callback(exporter.close)
             pumps = [ExportPump(tr, exporter, side) for tr, side in zip(trainers, SIDES)]
             for p in pumps:
                 stack.callback(p.pump)
         if args.record:
-            try:
-                recorder = PairRecorder(args.record, trainers)
-            except OutputError as e:
-                raise UsageError(f"--record {e}") from None
+            recorder = open_writer(lambda: PairRecorder(args.record, trainers), "--record")
             stack.callback(recorder.close)
-    except UsageError:
-        stack.close()
-        for path in created:
-            with contextlib.suppress(OSError):
-                os.remove(path)
-        raise
     return pumps, recorder
 
