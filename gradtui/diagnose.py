@@ -145,7 +145,7 @@ def _dead(f: Facts) -> Finding | None:
             "nothing through it. Large steps push units there.")
     leaky = "leaky_relu" if f.cfg.activation == "relu" else None
     rem = rm.ranked(
-        leaky and rm.cycle(f.cfg, "activation", ACTIVATIONS, leaky, "keeps a small slope for z < 0, so "
+        leaky and rm.cycle(f.cfg, "activation", leaky, "keeps a small slope for z < 0, so "
                                 "no unit can die", reset=True),
         rm.lr_change(f.cfg, 0.5, "smaller steps knock fewer units into the dead zone", reset=True),
         rm.matched_init(f.cfg, "re-initialises the weights: every unit starts alive"))
@@ -198,7 +198,7 @@ def _vanishing(f: Facts) -> Finding | None:
     target = ACT_FOR_INIT.get(f.cfg.init, "relu")
     a_rem = None
     if f.act.max_slope < 1 and ACTIVATIONS[target].max_slope >= 1:
-        a_rem = rm.cycle(f.cfg, "activation", ACTIVATIONS, target,
+        a_rem = rm.cycle(f.cfg, "activation", target,
                               f"{target}'s slope reaches {num(ACTIVATIONS[target].max_slope)} ({act}'s "
                               f"only {num(f.act.max_slope)}), so with {f.cfg.init} the signal keeps its size")
     i_rem = rm.matched_init(f.cfg, f"sets sigma_w so that each {act} layer keeps the signal's size (now {num(sw)})")

@@ -8,6 +8,7 @@ presses are checked and replayed through it) and by the tests. No UI library her
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from gradtui.commands import Command, Reinit, SetFields
@@ -50,6 +51,18 @@ class Key:
                 cur = len(cfg.hidden_sizes)  # (explicit widths: their count)
             return int(min(spec.hi, max(spec.lo, cur + self.step)))
         return float(min(LR_MAX, max(LR_MIN, cur * self.step)))
+
+    def presses(self, current, target) -> int:
+        """Presses of this key that take ``field`` from ``current`` to ``target``: through the
+        choices in this key's direction (from before the first when ``current`` is not one), by
+        powers of its step, or 1 for a toggle that changes the value."""
+        if self.how == "cycle":
+            opts = list(FIELDS[self.field].choices)
+            i = opts.index(current) if current in opts else -1
+            return (opts.index(target) - i) * int(self.step) % len(opts)
+        if self.how == "scale":
+            return round(abs(math.log(target / current) / math.log(self.step)))
+        return int(current != target)
 
     def command(self, cfg: Config) -> Command:
         """The command one press sends (a new initialiser re-draws the weights: Reinit)."""

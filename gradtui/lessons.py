@@ -35,7 +35,7 @@ from typing import Any
 
 from gradtui.claims import AGAINST, MEASURES, OPS, RELATIVE, Claim, measure_all
 from gradtui.config import FIELDS, Config
-from gradtui.keymap import KEYMAP
+from gradtui.keymap import BY_SHOWN, KEYMAP
 from gradtui.numfmt import num
 from gradtui.presets import PresetError, _hint, _read_toml, check_config, check_value, load_preset, presets_dir
 from gradtui.tomlfields import LessonError, no_extra, take
@@ -309,11 +309,11 @@ def _presses(key: str, current: Any, target: Any) -> str:
     fld, how, _ = KEYS[key]
     n = 1
     if how == "cycle":
-        opts = list(FIELDS[fld].choices)
+        opts = FIELDS[fld].choices
         if current in opts and target in opts:
-            n = (opts.index(target) - opts.index(current)) * KEYS[key][2] % len(opts)
+            n = BY_SHOWN[key].presses(current, target)
     elif how in ("double", "halve") and current > 0 and target > 0:
-        n = round(abs(math.log2(target / current)))
+        n = BY_SHOWN[key].presses(current, target)
     return f" {n}x" if n > 1 else ""
 
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from gradtui.initializers import INITIALIZERS
 from gradtui.keymap import key_for, setting_key
 from gradtui.numfmt import num
-from gradtui.optimizers import CLIPPING, OPTIMIZERS
 
 ADAPTIVE_LR = 3e-3  # Adam moves each weight by ~lr a step: above a few 1e-3 that outruns 1e-3 |W|
 MAX_LR_PRESSES = 5  # 32x: one remedy never moves the learning rate further than that
@@ -40,19 +38,15 @@ class Remedy:
     reset: bool = False  # then r: restart from fresh weights with the change
 
 
-def presses(options, current: str, target: str) -> int:
-    opts = list(options)
-    i = opts.index(current) if current in opts else -1
-    return (opts.index(target) - i) % len(opts)
-
-
 def _times(n: int) -> str:
     return {1: "", 2: " twice"}.get(n, f" x{n}")
 
 
-def cycle(cfg, field: str, registry, target: str, why: str, reset=False) -> Remedy | None:
+def cycle(cfg, field: str, target: str, why: str, reset=False) -> Remedy | None:
+    """The key that cycles ``field`` pressed as often as it takes to reach ``target`` (None when
+    it is there already)."""
     current = getattr(cfg, field)
-    n = presses(registry, current, target)
+    n = setting_key(field).presses(current, target)
     if n == 0:
         return None
     then = ", then r" if reset else ""
@@ -85,7 +79,7 @@ def toggle(cfg, field: str, why: str, reset=False) -> Remedy | None:
 def adam(cfg, why: str) -> Remedy | None:
     if cfg.optimizer in ADAPTIVE:
         return None
-    n = presses(OPTIMIZERS, cfg.optimizer, "adam")
+    n = setting_key("optimizer").presses(cfg.optimizer, "adam")
     lr, m = cfg.lr, 0
     while lr > ADAPTIVE_LR and m < 20:
         lr, m = lr / 2, m + 1
@@ -97,11 +91,11 @@ def adam(cfg, why: str) -> Remedy | None:
 def clip_norm(cfg, why: str, reset=True) -> Remedy | None:
     if cfg.clip in ("layer_norm", "global_norm"):
         return None
-    return cycle(cfg, "clip", CLIPPING, "layer_norm", why, reset)
+    return cycle(cfg, "clip", "layer_norm", why, reset)
 
 
 def matched_init(cfg, why: str) -> Remedy | None:
-    return cycle(cfg, "init", INITIALIZERS, MATCHED_INIT[cfg.activation], why)
+    return cycle(cfg, "init", MATCHED_INIT[cfg.activation], why)
 
 
 def ranked(*remedies) -> tuple[Remedy, ...]:

@@ -53,3 +53,19 @@ def test_the_dashboard_bindings_are_the_table():
 
     assert [(b.key, b.action) for b in BINDINGS] == [(k.key, k.action) for k in KEYMAP]
     assert key_for("reset") == "r" and key_for("lr") == "+"
+
+
+def test_presses_count_what_pressing_does():
+    a, back = setting_key("activation"), setting_key("activation", up=False)
+    opts = list(FIELDS["activation"].choices)
+    for target in opts:
+        n, cfg = a.presses(CFG.activation, target), CFG
+        for _ in range(n):
+            cfg = a.command(cfg).after(cfg)
+        assert cfg.activation == target
+        m, cfg = back.presses(CFG.activation, target), CFG
+        for _ in range(m):
+            cfg = back.command(cfg).after(cfg)
+        assert cfg.activation == target and n + m in (0, len(opts))
+    assert setting_key("lr").presses(0.1, 0.8) == 3 and setting_key("lr", up=False).presses(0.8, 0.1) == 3
+    assert BY_SHOWN["R"].presses(False, True) == 1 and BY_SHOWN["R"].presses(True, True) == 0
