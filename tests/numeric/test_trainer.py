@@ -222,6 +222,24 @@ def test_snapshot_keeps_the_last_finite_values_after_divergence():
         assert kept[layer] == col[np.isfinite(col)][-1]
 
 
+def test_a_snapshot_holds_each_statistic_in_one_block_and_its_values_read_only():
+    """The UI reads one statistic's history per view: it is one contiguous block of the snapshot
+    (not every 9th number of the whole window), with the values the ring holds."""
+    tr = Trainer(SMALL)
+    tr.run_steps(40)
+    snap = tr.snapshot()
+    _, _, rows = tr.ring.last(40)
+    for name, col in LAYER_COL.items():
+        series = snap.layer_series(name)
+        assert series.flags.c_contiguous and series.shape == (40, snap.n_layers)
+        np.testing.assert_array_equal(series, rows[:, :, col])
+        np.testing.assert_array_equal(series, tr.ring.layers[tr.ring._rows(40)][:, :, col])
+    kept = snap.latest_finite_layers("grad_norm")
+    assert kept is snap.latest_finite_layers("grad_norm") and not kept.flags.writeable  # once, shared
+    with pytest.raises(ValueError):
+        kept[0] = 0.0
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("clip", ["none", "global_norm", "value", "layer_norm"])
 def test_sgd_update_statistics_match_the_change_of_the_weights(dtype, clip):
