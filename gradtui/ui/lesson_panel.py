@@ -102,7 +102,8 @@ class LessonPanel(Static):
 
 def current(app) -> LessonPanel | None:
     try:
-        panels = [p for p in app.screen_stack[0].query(LessonPanel) if p.is_attached and not p._closing]
+        # (mounted on the main screen itself: its children, not the whole tree, every snapshot)
+        panels = [p for p in app.screen_stack[0].query_children(LessonPanel) if p.is_attached and not p._closing]
     except (NoMatches, IndexError):
         return None
     return panels[-1] if panels else None

@@ -59,9 +59,10 @@ NO_STEPS = "– no steps yet"
 def safe_log10(a) -> np.ndarray:
     """log10 of positive finite values; NaN for zero, negative, NaN or inf (never warns)."""
     a = np.asarray(a, np.float64)
-    out = np.full(a.shape, np.nan)
-    ok = np.isfinite(a) & (a > 0)
-    out[ok] = np.log10(a[ok])
+    out = np.empty(a.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.log10(a, out=out)  # 0 -> -inf, < 0 -> NaN, inf -> inf: all made NaN below (one pass)
+    out[~np.isfinite(out)] = np.nan
     return out
 
 
@@ -74,12 +75,10 @@ def bucket_mean(series: np.ndarray, width: int) -> np.ndarray:
         out = np.full((width,) + series.shape[1:], np.nan)
         out[width - n:] = series
         return out
-    edges = np.linspace(0, n, width + 1).astype(int)
+    starts = np.linspace(0, n, width + 1).astype(int)[:-1]  # (n > width: every bucket has a step)
     fin = np.isfinite(series)
-    csum = np.concatenate([np.zeros((1,) + series.shape[1:]), np.cumsum(np.where(fin, series, 0.0), 0)])
-    ccnt = np.concatenate([np.zeros((1,) + series.shape[1:]), np.cumsum(fin, 0)])
-    s = csum[edges[1:]] - csum[edges[:-1]]
-    c = ccnt[edges[1:]] - ccnt[edges[:-1]]
+    s = np.add.reduceat(np.where(fin, series, 0.0), starts, axis=0)
+    c = np.add.reduceat(fin, starts, axis=0, dtype=np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(c > 0, s / np.maximum(c, 1), np.nan)
 

@@ -57,8 +57,12 @@ def theory_text(snap: Snapshot | None) -> str:
     return head if pred.modelled else f"theory {theory.NOT_MODELLED} (plain net: {head})"
 
 
-def _columns(x: float, lo: float, hi: float, bar_w: int) -> int:
-    return 0 if not np.isfinite(x) else int(round(np.clip((x - lo) / (hi - lo), 0, 1) * bar_w))
+def _columns(x: np.ndarray, lo: float, hi: float, bar_w: int) -> list[int]:
+    """The bar length (in cells, 0..bar_w) of each value on [lo, hi]; 0 for NaN / inf."""
+    x = np.asarray(x, np.float64)
+    fin = np.isfinite(x)
+    frac = np.clip((np.where(fin, x, lo) - lo) / (hi - lo), 0.0, 1.0)
+    return np.where(fin, np.rint(frac * bar_w), 0).astype(int).tolist()
 
 
 def rows(snap: Snapshot | None, width: int, height: int, mode: DepthMode = DEPTH_MODES[0],
@@ -90,16 +94,19 @@ def rows(snap: Snapshot | None, width: int, height: int, mode: DepthMode = DEPTH
     gcol = None if mode.guide is None else int(round((mode.guide - lo) / (hi - lo) * (bar_w - 1)))
     pred = predicted_log10(snap, mode.stat) if theory and mode.log else None
     marks = R.group_nanmean(pred, grp) if pred is not None else np.full(len(grp), np.nan)
+    ns = _columns(xs, lo, hi, bar_w)
+    mcols = [min(c, bar_w - 1) if ok else None
+             for c, ok in zip(_columns(marks, lo, hi, bar_w), np.isfinite(marks).tolist())]
+    guide = gcol is not None and 0 <= gcol < bar_w
     lines = []
-    for label, x, txt, reg, mk in zip(labels, xs, texts, regimes, marks):
+    for label, n, txt, reg, mk in zip(labels, ns, texts, regimes, mcols):
         style = REGIME_STYLE[reg]
-        n = _columns(x, lo, hi, bar_w)
         bar = "█" * n + " " * (bar_w - n)
         over: dict[int, tuple[str, Style]] = {}
-        if gcol is not None and 0 <= gcol < bar_w:
+        if guide:
             over[gcol] = ("|" if bar[gcol] == " " else "┃", _GUIDE)
-        if np.isfinite(mk):  # just past the bar's end when the bar reaches the prediction
-            over[min(_columns(mk, lo, hi, bar_w), bar_w - 1)] = (MARK, _MARK)
+        if mk is not None:  # just past the bar's end when the bar reaches the prediction
+            over[mk] = (MARK, _MARK)
         segs, at = [Segment(label, DIM)], 0
         for col in sorted(over):
             ch, st = over[col]

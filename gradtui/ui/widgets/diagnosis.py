@@ -59,11 +59,16 @@ class DiagnosisLine(Widget):
         super().__init__(**kw)
         self._text = Text()
         self._last = ""
+        self._findings: tuple | None = None  # what the text was made from (compared by identity)
 
     def render(self) -> Text:
         return self._text
 
     def show(self, snap: Snapshot | None) -> None:
+        findings = None if snap is None else snap.findings
+        if findings is self._findings and self._last:
+            return  # the same findings (re-diagnosed on the boundary's beat only): nothing to redo
+        self._findings = findings
         text = diagnosis_text(snap)
         if text.markup != self._last:
             self._last = text.markup

@@ -54,6 +54,7 @@ class LinesWidget(Widget):
         self._lines: list[Strip] = []
         self._basis: object = None
         self._built_for: tuple = ()
+        self._painting = None  # the size during a repaint (Widget.size looks the region up each time)
 
     def show(self, snap: Snapshot) -> None:
         self.snap = snap
@@ -73,8 +74,15 @@ class LinesWidget(Widget):
     def rows(self, snap: Snapshot | None, width: int, height: int) -> list[Strip]:
         raise NotImplementedError
 
+    def render_lines(self, crop):
+        self._painting = self.size  # once per repaint, not once per line
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._painting = None
+
     def render_line(self, y: int) -> Strip:
-        w, h = self.size
+        w, h = self._painting or self.size
         basis = self.basis(self.snap)
         if basis is not self._basis or self._built_for != (w, h, self.view()):
             self._basis, self._built_for = basis, (w, h, self.view())

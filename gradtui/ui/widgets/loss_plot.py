@@ -20,6 +20,9 @@ from gradtui.ui import plot_axes as axes
 from gradtui.ui import views as R
 
 
+LATE = 0.25  # s past a due drawing before the timer draws it (snapshots come every 0.1 s)
+
+
 class LossPlot(PlotextPlot):
     DEFAULT_CSS = "LossPlot { height: 1fr; }"
 
@@ -35,15 +38,16 @@ class LossPlot(PlotextPlot):
         self._due = None  # the timer of a redraw already asked for
 
     def show(self, snap: Snapshot) -> None:
-        """Draw now if the last drawing is 1/hz old, else once then (no timer runs while no
-        snapshot arrives: a paused dashboard redraws nothing)."""
+        """Draw now if the last drawing is 1/hz old. Otherwise the snapshot that arrives once it is
+        draws (inside that snapshot's frame: a timer of its own would cost a frame of its own);
+        a timer :data:`LATE` s after that catches a last snapshot (the run paused or stopped)."""
         self._snap = snap
         self._hist.add(snap)
         wait = self._last_draw + 1.0 / self.hz - time.monotonic()
         if self._drawn is None or wait <= 0:
             self.redraw()
         elif self._due is None:
-            self._due = self.set_timer(wait, self._timed)
+            self._due = self.set_timer(wait + LATE, self._timed)
 
     def _timed(self) -> None:
         self._due = None
@@ -64,6 +68,9 @@ class LossPlot(PlotextPlot):
             return
         self._drawn = snap
         self._last_draw = time.monotonic()
+        if self._due is not None:  # drawn before the catch-up timer: it has nothing left to do
+            self._due.stop()
+            self._due = None
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()

@@ -86,7 +86,6 @@ class StatusBar(Widget):
         super().__init__(**kw)
         self.hide_wallclock = hide_wallclock
         self._text = Text()
-        self._last = ""
         self.error = ""
 
     def render(self) -> Text:
@@ -94,12 +93,11 @@ class StatusBar(Widget):
 
     def show(self, snap: Snapshot | None) -> None:
         text = status_text(snap, self.hide_wallclock, self.error)
-        if text.markup != self._last:  # repaint only on change
-            self._last = text.markup
+        if text != self._text:  # repaint only on change (same characters and styles)
             self._text = text
             self.refresh()
 
     @property
     def text(self) -> str:
         """The plain text shown (for tests)."""
-        return Text.from_markup(self._last).plain
+        return self._text.plain
