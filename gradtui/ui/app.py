@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 
 from gradtui.commands import Command, LoadPreset, Reset, Step, TogglePause
 from gradtui.config import Config
+from gradtui.drive import UI_HZ
 from gradtui.keymap import BY_SHOWN
 from gradtui.stats import Snapshot
 from gradtui.ui import keys, lesson_panel
@@ -24,6 +25,7 @@ from gradtui.ui.ab import ABActions
 from gradtui.ui.compare import RunDiff
 from gradtui.ui.messages import SnapshotMessage, TrainerFailed
 from gradtui.ui.control import ControlActions
+from gradtui.ui.frames import FramePacer, QuietCollector
 from gradtui.ui.sources import Source
 from gradtui.ui.widgets.run_panel import RunPanel
 from gradtui.watchdog import Watchdog
@@ -54,6 +56,10 @@ class GradApp(ABActions, ControlActions, App[int]):
         self._panels: dict[str, RunPanel] = {}
         self.initial_lesson: str | None = None  # a lesson to start once mounted (gradtui learn N)
         self.focus_i = 0  # the run the keys act on (tab switches; gradtui.ui.ab)
+        self._due: dict[str, Snapshot] = {}  # snapshots not shown yet, by run (the next frame's)
+        # two runs: one frame shows both runs' news, at most UI_HZ frames a second (gradtui.ui.frames)
+        self._frames = FramePacer(self._present, lambda wait, fn: self.set_timer(wait, fn), 1.0 / UI_HZ)
+        self._gc = QuietCollector()  # (started after the first frame, stopped on unmount)
 
     # ------------------------------------------------------------------ the current run
     @property
@@ -111,6 +117,7 @@ class GradApp(ABActions, ControlActions, App[int]):
         if self.initial_lesson:
             lesson_panel.start_lesson(self, self.initial_lesson)
         self.ab_refresh()
+        self.call_after_refresh(self._gc.start)  # what is built by then lives as long as the app
 
     def exit(self, result: int | None = None, return_code: int = 0, message=None) -> None:
         self._stop_sources()  # the trainers stop now, not once the widgets are gone
@@ -118,6 +125,7 @@ class GradApp(ABActions, ControlActions, App[int]):
 
     def on_unmount(self) -> None:
         self._stop_sources()
+        self._gc.stop()
 
     def _stop_sources(self) -> None:
         for s in self.sources:
@@ -129,14 +137,24 @@ class GradApp(ABActions, ControlActions, App[int]):
         source = self.by_id.get(msg.run_id)
         if source is None:
             return
-        source.accept(msg.snap)
-        try:
-            self.panel(msg.run_id).show(msg.snap)
-        except NoMatches:  # shutting down: nothing left to show it on
-            return
-        if source is self.source:
-            lesson_panel.on_snapshot(self)
+        source.accept(msg.snap)  # (what the keys act on follows at once; the panels at the next frame)
+        self._due[msg.run_id] = msg.snap
         if self.two:
+            self._frames.ask()
+        else:
+            self._present()
+
+    def _present(self) -> None:
+        """A frame: every run's newest snapshot not shown yet goes to its panel."""
+        due, self._due = self._due, {}
+        for run_id, snap in due.items():
+            try:
+                self.panel(run_id).show(snap)
+            except NoMatches:  # closed, or shutting down: nothing left to show it on
+                continue
+            if self.by_id.get(run_id) is self.source:
+                lesson_panel.on_snapshot(self)
+        if due and self.two:
             self.ab_snapshot()
 
     def on_trainer_failed(self, msg: TrainerFailed) -> None:
