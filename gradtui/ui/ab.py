@@ -1,6 +1,7 @@
 """The dashboard's A/B actions (a mixin of :class:`gradtui.ui.app.GradApp`): which run the keys act
 on (``tab``), fork the focused live run (``f``), swap the two runs' places (``x``), close run B
-(``F``), and keeping the panel titles and the difference view (:mod:`gradtui.ui.compare`) up to date.
+(``F``), and keeping the panel titles, the difference view (:mod:`gradtui.ui.compare`) and the A/B
+loss plot (:mod:`gradtui.ui.widgets.ab_loss`) up to date.
 
 Runs are named by place: the first (left, or top on a narrow terminal) is A, the second B; the
 difference view shows log10(B/A).
@@ -12,6 +13,7 @@ from textual.css.query import NoMatches
 
 from gradtui.ui.compare import SIDES, TITLE, ForkReady, RunDiff, panel_title
 from gradtui.ui.keys import key
+from gradtui.ui.widgets.ab_loss import ABLossPlot
 from gradtui.ui.widgets.run_panel import RunPanel
 
 
@@ -112,10 +114,10 @@ class ABActions:
         """Titles, focus marks and the difference view after the runs or the focus changed."""
         try:
             self.query_one("#runs").set_class(self.two, "-ab")
+            self.query_one("#ab").set_class(self.two, "-on")
             diff = self.query_one(RunDiff)
         except NoMatches:  # shutting down
             return
-        diff.set_class(self.two, "-on")
         diff.border_title = TITLE
         for i, s in enumerate(self.sources):
             panel = self._panels.get(s.run_id)
@@ -139,6 +141,7 @@ class ABActions:
                     panel.border_title = title
         try:
             self.query_one(RunDiff).show_pair(self.sources[0].snap, self.sources[1].snap)
+            self.query_one(ABLossPlot).show_runs([(s.run_id, s.snap) for s in self.sources])
         except NoMatches:
             pass
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 from textual.app import App, ComposeResult, SystemCommand
-from textual.containers import Container
+from textual.containers import Container, Horizontal
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static
@@ -27,6 +27,7 @@ from gradtui.ui.messages import SnapshotMessage, TrainerFailed
 from gradtui.ui.control import ControlActions
 from gradtui.ui.frames import FramePacer, QuietCollector
 from gradtui.ui.sources import Source
+from gradtui.ui.widgets.ab_loss import ABLossPlot
 from gradtui.ui.widgets.run_panel import RunPanel
 from gradtui.watchdog import Watchdog
 
@@ -91,7 +92,9 @@ class GradApp(ABActions, ControlActions, App[int]):
         self._panels = {s.run_id: RunPanel(s.run_id, s.hide_wallclock) for s in self.sources}
         with Container(id="runs"):  # (a fork mounts a second panel here)
             yield from self._panels.values()
-        yield RunDiff(id="diff")  # the A/B difference view (hidden for one run)
+        with Horizontal(id="ab"):  # A/B (hidden for one run): the difference view, both losses on one axis
+            yield RunDiff(id="diff")
+            yield ABLossPlot(id="ab-loss")
         yield Static(f"Terminal too small: gradtui needs at least {MIN_SIZE[0]}x{MIN_SIZE[1]}.\n"
                      f"Enlarge the window ({keys.key('quit')} quits).", id="too-small")
         yield Footer(show_command_palette=False)  # (Ctrl+P still opens it): the keys fit in 80 columns
@@ -104,8 +107,9 @@ class GradApp(ABActions, ControlActions, App[int]):
         for s in self.sources:
             first = s.initial()
             panel = self.panel(s.run_id)
-            for snap in first[:-1]:  # earlier snapshots: the loss plot's long view
+            for snap in first[:-1]:  # earlier snapshots: the loss plots' long view
                 panel.show_history(snap)
+                self.query_one(ABLossPlot).add(s.run_id, snap)
             if first:
                 s.accept(first[-1])
                 panel.show(first[-1])

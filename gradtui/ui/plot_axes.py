@@ -14,7 +14,7 @@ from gradtui.numfmt import num
 MAX_MARKS = 9  # numbered event marks in the plotted window (the newest)
 # the plot's colours (RGB, as plotext takes them) and the legend's (hex)
 COLORS = {"train": (0, 215, 255), "test": (255, 175, 0), "acc": (95, 215, 95), "chance": (138, 138, 138),
-          "event": (255, 95, 255)}
+          "event": (255, 95, 255), "A": (255, 215, 0), "B": (0, 215, 255)}  # A/B: the difference view's colours
 HEX = {k: "#{:02x}{:02x}{:02x}".format(*v) for k, v in COLORS.items()}
 
 

@@ -42,7 +42,7 @@ async def test_vs_start_two_panels_titled_a_and_b_with_the_difference_view():
         assert pa.region.y < pb.region.y and pa.region.x == pb.region.x  # stacked below 120 columns
         assert str(pa.border_title).startswith("run A: tiny (batchnorm=false)  ◀ keys here (tab)")
         assert str(pb.border_title) == "run B: tiny (batchnorm=true)"
-        assert focused(app) == ["A"] and app.query_one(RunDiff).display
+        assert focused(app) == ["A"] and app.query_one("#ab").display
         await pilot.resize_terminal(140, 40)
         await pilot.pause()
         assert pa.region.x < pb.region.x and pa.region.y == pb.region.y  # side by side
@@ -54,7 +54,7 @@ async def test_one_run_has_no_titles_and_no_difference_view():
     app = make_app(EchoSource(snapshot_of(SMALL), "A"))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
-        assert not app.query_one(RunDiff).display and focused(app) == []
+        assert not app.query_one("#ab").display and focused(app) == []
         assert not app.panel("A").border_title
         await pilot.press("tab")  # tab, x and F with one run: a note, nothing else
         await pilot.press("x", "F")
@@ -99,7 +99,7 @@ async def test_close_removes_run_b_and_the_keys_go_back_to_a():
         await pilot.press("tab", "F")
         await pilot.pause()
         assert app.sources == [a] and order(app) == ["A"] and "B" not in app.by_id
-        assert not app.query_one(RunDiff).display and focused(app) == [] and app.focus_i == 0
+        assert not app.query_one("#ab").display and focused(app) == [] and app.focus_i == 0
         await pilot.press("plus")
         assert len(a.commands) == 1 and b.commands == []
 
@@ -214,3 +214,42 @@ async def test_tab_on_a_screen_above_the_runs_moves_that_screens_focus():
         assert moved and app.focus_i == 0 and focused(app) == ["A"]
         await pilot.press("escape", "tab")
         assert app.focus_i == 1
+
+
+# ---------------------------------------------------------------- one loss plot for both runs
+def test_the_chance_level_is_drawn_only_when_both_runs_learn_the_same_classes():
+    from gradtui.ui.widgets.ab_loss import shared_chance
+
+    a = snapshot_of(SMALL)
+    assert shared_chance([a, snapshot_of(SMALL.replace(batchnorm=True))]) == (np.log(3), 1 / 3)  # spiral: 3
+    assert shared_chance([a, snapshot_of(SMALL.replace(dataset="xor"))]) is None
+    assert shared_chance([snapshot_of(SMALL.replace(dataset="regression"))] * 2) is None  # regression
+
+
+async def test_tall_a_b_shows_both_losses_on_one_plot_instead_of_one_plot_a_run():
+    from gradtui.ui.widgets import LossPlot
+    from gradtui.ui.widgets.ab_loss import ABLossPlot
+
+    app, a, b = echo_pair()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        plot = app.query_one(ABLossPlot)
+        assert plot.size.area and all(not p.size.area for p in app.query(LossPlot))
+        assert plot._order == ("A", "B") and set(plot._hists) == {"A", "B"} and plot._has_data
+        assert "]A " in str(plot.border_title) and "]B " in str(plot.border_title)  # the legend
+        await pilot.press("x")  # a swap renames the curves: the first place is A
+        await pilot.pause()
+        assert plot._order == ("B", "A")
+        await pilot.press("F")  # one run again: its own loss plot is back, drawn
+        await pilot.pause()
+        own = app.panel("B").query_one(LossPlot)
+        assert not app.query_one("#ab").display and own.size.area and own._has_data and not own._stale
+
+
+async def test_short_a_b_keeps_the_difference_view_and_no_plot():
+    from gradtui.ui.widgets.ab_loss import ABLossPlot
+
+    app, a, b = echo_pair()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        assert app.query_one(RunDiff).size.width >= 78 and not app.query_one(ABLossPlot).size.area

@@ -1,89 +1,49 @@
 """Train and test loss and (right axis) test accuracy vs step, dotted chance levels (ln K, 1/K),
-numbered event marks listed under the plot with the plotted window.
-
-Plotext pitfalls avoided: only finite data is plotted, log-y is log10 of positive values on a
-linear axis (``yscale("log")`` crashes on redraw), and the plot is rebuilt at most ``hz`` times a
-second (one build costs ~30 ms of UI thread).
+numbered event marks listed under the plot with the plotted window. Rebuilt at most ``hz`` times
+a second, never off screen (:class:`gradtui.ui.widgets.plot_base.ThrottledPlot`).
 """
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
-from rich.text import Text
-from textual_plotext import PlotextPlot
 
-from gradtui.drive import PLOT_HZ
 from gradtui.stats import Snapshot
 from gradtui.ui import plot_axes as axes
 from gradtui.ui import views as R
+from gradtui.ui.widgets.plot_base import ThrottledPlot
 
 
-LATE = 0.25  # s past a due drawing before the timer draws it (snapshots come every 0.1 s)
-
-
-class LossPlot(PlotextPlot):
+class LossPlot(ThrottledPlot):
     DEFAULT_CSS = "LossPlot { height: 1fr; }"
 
-    def __init__(self, hz: float = PLOT_HZ, **kw) -> None:
+    def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self.hz = hz
         self.log_y = True
         self._snap: Snapshot | None = None
-        self._drawn: Snapshot | None = None
-        self._has_data = False
         self._hist = History()
-        self._last_draw = -1e9
-        self._due = None  # the timer of a redraw already asked for
 
     def show(self, snap: Snapshot) -> None:
-        """Draw now if the last drawing is 1/hz old. Otherwise the snapshot that arrives once it is
-        draws (inside that snapshot's frame: a timer of its own would cost a frame of its own);
-        a timer :data:`LATE` s after that catches a last snapshot (the run paused or stopped)."""
         self._snap = snap
         self._hist.add(snap)
-        wait = self._last_draw + 1.0 / self.hz - time.monotonic()
-        if self._drawn is None or wait <= 0:
-            self.redraw()
-        elif self._due is None:
-            self._due = self.set_timer(wait + LATE, self._timed)
-
-    def _timed(self) -> None:
-        self._due = None
-        self.redraw()
-
-    def on_resize(self) -> None:
-        self.redraw(force=True)
+        self.news()
 
     def toggle_log(self) -> bool:
         self.log_y = not self.log_y
-        self._drawn = None
-        self.redraw()
+        self.redraw(force=True)
         return self.log_y
 
-    def redraw(self, force: bool = False) -> None:
+    def draw(self, plt) -> bool:
         snap = self._snap
-        if snap is None or (snap is self._drawn and not force):
-            return
-        self._drawn = snap
-        self._last_draw = time.monotonic()
-        if self._due is not None:  # drawn before the catch-up timer: it has nothing left to do
-            self._due.stop()
-            self._due = None
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
+        if snap is None:
+            return False
         width = 128  # fixed bucket count (about the braille resolution): the picture depends on the data only
         steps, loss, test_loss, acc = self._hist.arrays()
         tf = self._y(loss)
         xs = R.bucket_mean(steps[:, None], width)[:, 0] if len(steps) else steps
         ys = R.bucket_mean(tf[:, None], width)[:, 0] if len(tf) else tf
         ok = np.isfinite(xs) & np.isfinite(ys)
-        self._has_data = bool(ok.sum() >= 1)
-        if not self._has_data:
-            self.refresh()
-            return
+        if not ok.any():
+            return False
         # Colliding tick labels are dropped in an order that depends on Python's string hashing
         # (differs per process): a short plot gets only non-colliding ticks.
         many = self.size.height >= 10
@@ -115,33 +75,12 @@ class LossPlot(PlotextPlot):
         for k, step, _ in marks:
             plt.vline(float(step), axes.COLORS["event"])
             plt.text(str(k), float(step), y_hi, color=axes.COLORS["event"])
-        plt.xlim(x_lo - 1, x_lo + 1) if x_hi <= x_lo else plt.xlim(x_lo, x_hi)
-        n_ticks = 3 if many else 2
-        if self.log_y:  # the log10 axis labelled with the losses themselves, distinct
-            pos, labels = axes.log_ticks(y_lo, y_hi, n_ticks)
-        else:
-            pos = axes.value_ticks(y_lo, y_hi, n_ticks)
-            labels = axes.distinct_labels(pos)
-        if pos:
-            plt.yticks(pos, labels)
-        if y_hi > y_lo:
-            plt.ylim(y_lo, y_hi)
-        ticks = np.unique(np.linspace(x_lo, max(x_hi, x_lo + 1), 3).round().astype(int))
-        plt.xticks(ticks.tolist(), [f"{t:,}" for t in ticks])
-        plt.xlabel(axes.window_line(x_lo, x_hi, marks, max(10, self.size.width - 4)))
-        self.refresh()
+        self.frame(plt, (x_lo, x_hi), (y_lo, y_hi), self.log_y, marks)
+        return True
 
     def _y(self, values: np.ndarray) -> np.ndarray:
         """The plotted value: log10 of the positive finite losses, or the finite losses."""
         return R.safe_log10(values) if self.log_y else np.where(np.isfinite(values), values, np.nan)
-
-    def render(self):
-        if not self._has_data:
-            return Text("loss: waiting for the first steps…", style="dim")
-        try:
-            return super().render()
-        except Exception as exc:  # plotext must never take the dashboard down
-            return Text(f"plot unavailable: {exc}", style="dim")
 
 
 class History:

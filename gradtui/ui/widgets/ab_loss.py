@@ -1,0 +1,104 @@
+"""The A/B loss plot: both runs' training loss on one axis (log), legend A / B in the difference
+view's colours, and the chance level ln K when both runs learn the same K classes. One axis is the
+point: two plots with axes of their own (1.09..1.12 beside 0.2..1) hide which run is ahead. (Each
+run's test accuracy is on its status bar: a second pair of curves made the small plot unreadable.)
+
+The runs are named by place (A left or on top); each run's history is kept by its run id, so a
+swap (``x``) only renames the curves.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradtui.stats import Snapshot
+from gradtui.ui import plot_axes as axes
+from gradtui.ui import views as R
+from gradtui.ui.compare import SIDES
+from gradtui.ui.widgets.loss_plot import History
+from gradtui.ui.widgets.plot_base import ThrottledPlot
+
+BUCKETS = 128  # points per curve (about the braille resolution): the picture depends on the data only
+
+
+def title() -> str:
+    c = axes.HEX
+    return f"loss (log) [{c['A']}]━[/]A [{c['B']}]━[/]B [{c['chance']}]┄[/]chance"
+
+
+def curve(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of a history column, bucket-averaged to at most :data:`BUCKETS` points, finite only."""
+    if not len(steps):
+        return steps, values
+    xs = R.bucket_mean(steps[:, None], BUCKETS)[:, 0]
+    ys = R.bucket_mean(values[:, None], BUCKETS)[:, 0]
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    return xs[ok], ys[ok]
+
+
+def shared_chance(snaps) -> tuple[float, float] | None:
+    """The chance levels (ln K, 1/K) when every run classifies the same K classes, else None
+    (regression, or runs on different data)."""
+    levels = {axes.chance(s.config.dataset, s.config.n_classes) if s.task == "classify" else None
+              for s in snaps}
+    return levels.pop() if len(levels) == 1 else None
+
+
+class ABLossPlot(ThrottledPlot):
+    """Shows the runs it is given (:meth:`show_runs`), never a trainer."""
+
+    DEFAULT_CSS = "ABLossPlot { height: 1fr; width: 1fr; }"
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._hists: dict[str, History] = {}
+        self._seen: dict[str, Snapshot] = {}
+        self._order: tuple[str, ...] = ()
+
+    def on_mount(self) -> None:
+        self.border_title = title()
+
+    def add(self, run_id: str, snap: Snapshot) -> bool:
+        """Take a snapshot of run ``run_id`` into its history; False if it had it already."""
+        if self._seen.get(run_id) is snap:
+            return False
+        self._hists.setdefault(run_id, History()).add(snap)
+        self._seen[run_id] = snap
+        return True
+
+    def show_runs(self, runs: list[tuple[str, Snapshot | None]]) -> None:
+        """``(run id, newest snapshot)`` of each run, in place order (A first)."""
+        order = tuple(run_id for run_id, _ in runs)
+        news = order != self._order
+        self._order = order
+        for run_id in [k for k in self._hists if k not in order]:  # a closed run
+            del self._hists[run_id], self._seen[run_id]
+        for run_id, snap in runs:
+            if snap is not None and self.add(run_id, snap):
+                news = True
+        if news:
+            self.news()
+
+    def draw(self, plt) -> bool:
+        runs = [(SIDES[i] if i < len(SIDES) else str(i), self._hists[r], self._seen[r])
+                for i, r in enumerate(self._order) if r in self._hists]
+        curves = []
+        for side, hist, _ in runs:
+            steps, loss, _, _ = hist.arrays()
+            x, y = curve(steps, R.safe_log10(loss))
+            if len(x):
+                curves.append((side, x, y))
+        if not curves:
+            return False
+        x_lo = min(float(x.min()) for _, x, _ in curves)
+        x_hi = max(float(x.max()) for _, x, _ in curves)
+        ys = np.concatenate([y for _, _, y in curves])
+        ch = shared_chance([s for _, _, s in runs])
+        if ch is not None:
+            ys = np.append(ys, np.log10(ch[0]))
+            cx = np.linspace(x_lo, max(x_hi, x_lo + 1), 40).tolist()
+            plt.plot(cx, [float(np.log10(ch[0]))] * len(cx), color=axes.COLORS["chance"], marker="·")
+        for side, x, y in curves:
+            plt.plot(x.tolist(), y.tolist(), color=axes.COLORS.get(side, axes.COLORS["train"]), marker="braille")
+        self.frame(plt, (x_lo, x_hi), (float(ys.min()), float(ys.max())), True, [])
+        return True
