@@ -110,3 +110,25 @@ def test_a_many_layer_net_groups_rows_and_keeps_out_alone():
     tr.run_steps(3)
     lines = plain(grad_rows.rows(tr.snapshot(), 80, 20))
     assert len(lines) == 20 and lines[-1].startswith("out ") and lines[0].startswith("h01-")
+
+
+def test_text_lines_are_cut_with_an_ellipsis_padded_and_every_segment_styled():
+    """The status bar's and the diagnosis line's strips (lines.text_lines): never wider than the
+    widget, a cut line ends in '…' in the cut cell's style, the rest padded in the base style,
+    and no segment without a style (Textual's NO_COLOR filter reads every one)."""
+    from rich.console import Console
+    from rich.style import Style
+    from rich.text import Text
+
+    from gradtui.ui.widgets.lines import text_lines
+
+    base = Style(color="white", bgcolor="black")
+    t = Text("short\n")
+    t.append("a much longer second line", "bold red")
+    lines = text_lines(t, 12, Console(), base)
+    assert [line.cell_length for line in lines] == [12, 12]
+    assert plain(lines) == ["short       ", "a much long…"]
+    last = list(lines[1])[-1]
+    assert last.text.endswith("…") and last.style.bold and last.style.color.name == "red"
+    assert all(seg.style is not None for line in lines for seg in line)
+    assert plain(text_lines(Text("exactly12chr"), 12, Console())) == ["exactly12chr"]

@@ -80,10 +80,9 @@ def rows(snap: Snapshot | None, w: int, h: int) -> list[Strip]:
     marks = _test_marks(bd, snap.task, w, ph, lo, hi)
     lines = []
     for y in range(h):
-        top, bot = region[2 * y], region[2 * y + 1]
+        top, bot = region[2 * y].tolist(), region[2 * y + 1].tolist()  # (str compares, not NumPy's)
         segs, run, cur = [], 0, None
-        for x in range(w):
-            key = (top[x], bot[x])
+        for key in zip(top, bot):
             if key != cur:
                 if cur is not None:
                     segs.append(Segment("▀" * run, _style(*cur)))

@@ -5,11 +5,11 @@ remedy with the key that applies it (``D`` opens every finding in full)."""
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widget import Widget
 
 from gradtui.stats import Snapshot
 from gradtui.ui import views as R
 from gradtui.ui.keys import key
+from gradtui.ui.widgets.lines import TextLines
 
 # a finding's colour: the regime colours of the rows where one matches
 FINDING_COLOR = {"vanishing": R.REGIME_COLOR["vanishing"], "exploding": R.REGIME_COLOR["exploding"],
@@ -50,31 +50,19 @@ def diagnosis_text(snap: Snapshot | None) -> Text:
     return t
 
 
-class DiagnosisLine(Widget):
+class DiagnosisLine(TextLines):
     """Fixed two lines that repaint only when the top finding changes (as the status bar)."""
 
-    DEFAULT_CSS = "DiagnosisLine { height: 2; width: 1fr; text-wrap: nowrap; text-overflow: ellipsis; }"
+    DEFAULT_CSS = "DiagnosisLine { height: 2; width: 1fr; }"
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self._text = Text()
-        self._last = ""
         self._findings: tuple | None = None  # what the text was made from (compared by identity)
-
-    def render(self) -> Text:
-        return self._text
+        self._shown = False
 
     def show(self, snap: Snapshot | None) -> None:
         findings = None if snap is None else snap.findings
-        if findings is self._findings and self._last:
+        if findings is self._findings and self._shown:
             return  # the same findings (re-diagnosed on the boundary's beat only): nothing to redo
-        self._findings = findings
-        text = diagnosis_text(snap)
-        if text.markup != self._last:
-            self._last = text.markup
-            self._text = text
-            self.refresh()
-
-    @property
-    def text(self) -> str:
-        return self._text.plain
+        self._findings, self._shown = findings, True
+        self.set_text(diagnosis_text(snap))

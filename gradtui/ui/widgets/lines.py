@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
@@ -88,3 +89,48 @@ class LinesWidget(Widget):
             self._basis, self._built_for = basis, (w, h, self.view())
             self._lines = self.rows(self.snap, w, h) if w > 0 and h > 0 else []
         return self._lines[y] if y < len(self._lines) else blank(w)
+
+
+def text_lines(text: Text, width: int, console, base: Style | None = None) -> list[Strip]:
+    """The lines of a one-line-per-row ``text`` as strips of ``width`` cells at most, on the
+    ``base`` style (the widget's colours); a cut line ends in an ellipsis in the style of the
+    cell it replaces."""
+    out = []
+    for segs in Segment.split_lines(text.render(console, end="")):
+        line = Strip(Segment.apply_style(segs, base) if base else segs)
+        if line.cell_length > width:
+            last = line.crop(width - 1, width)
+            style = next((seg.style for seg in last if seg.style is not None), base or PLAIN)
+            line = Strip.join([line.crop(0, width - 1), Strip([Segment("…", style)], 1)]).simplify()
+        out.append(line.extend_cell_length(width, base or PLAIN))  # (every segment styled: NO_COLOR's filter reads them)
+    return out
+
+
+class TextLines(Widget):
+    """A few fixed lines of rich :class:`Text` (the status bar, the diagnosis line), never
+    wrapped. Rendered to strips once per change and width: Textual's own path (Text to Content to
+    strips on every repaint) cost ~3x as much, for lines that change with every snapshot."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._text = Text()
+        self._strips: list[Strip] | None = None
+        self._width = -1
+
+    def set_text(self, text: Text) -> None:
+        """Show ``text`` (repaints only when its characters or styles changed)."""
+        if text != self._text:
+            self._text = text
+            self._strips = None
+            self.refresh()
+
+    @property
+    def text(self) -> str:
+        """The plain text shown (for tests)."""
+        return self._text.plain
+
+    def render_line(self, y: int) -> Strip:
+        w = self.size.width
+        if self._strips is None or self._width != w:
+            self._strips, self._width = text_lines(self._text, w, self.app.console, self.rich_style), w
+        return self._strips[y] if y < len(self._strips) else blank(w)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 
 from rich.text import Text
-from textual.widget import Widget
 
 from gradtui.numfmt import num, pct
 from gradtui.setters import pace_text
 from gradtui.stats import Snapshot
 from gradtui.ui.keys import key
+from gradtui.ui.widgets.lines import TextLines
 
 STATE_STYLE = {
     "compiling": "bold black on yellow",
@@ -76,28 +76,16 @@ def status_text(snap: Snapshot | None, hide_wallclock: bool = False, error: str 
     return t
 
 
-class StatusBar(Widget):
+class StatusBar(TextLines):
     """Fixed two lines, so a new snapshot only repaints it (``Static.update`` would ask for a
     layout pass of the whole screen on every snapshot: most of the UI's cost)."""
 
-    DEFAULT_CSS = "StatusBar { height: 2; width: 1fr; background: $boost; text-wrap: nowrap; text-overflow: ellipsis; }"
+    DEFAULT_CSS = "StatusBar { height: 2; width: 1fr; background: $boost; }"
 
     def __init__(self, hide_wallclock: bool = False, **kw) -> None:
         super().__init__(**kw)
         self.hide_wallclock = hide_wallclock
-        self._text = Text()
         self.error = ""
 
-    def render(self) -> Text:
-        return self._text
-
     def show(self, snap: Snapshot | None) -> None:
-        text = status_text(snap, self.hide_wallclock, self.error)
-        if text != self._text:  # repaint only on change (same characters and styles)
-            self._text = text
-            self.refresh()
-
-    @property
-    def text(self) -> str:
-        """The plain text shown (for tests)."""
-        return self._text.plain
+        self.set_text(status_text(snap, self.hide_wallclock, self.error))
