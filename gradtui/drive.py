@@ -155,7 +155,7 @@ class Runner:
         if status != "compiling":  # the prediction and the diagnosis (findings on the boundary's beat)
             snap = self._explainer.annotate(self.trainer, snap, refresh=self._refresh_findings)
             self._refresh_findings = False
-        self.publish(snap)
+        self.publish(snap.warm())
 
     def _compile_note(self) -> str | None:
         """While a cold start trains on NumPy, the status line says so (with the seconds the

@@ -189,6 +189,13 @@ class Snapshot:
         """Each layer's regime by the one rule of :mod:`gradtui.regimes` (computed once)."""
         return regimes.of_snapshot(self)
 
+    def warm(self) -> "Snapshot":
+        """Compute now what every view reads of this snapshot (each layer's regime and newest
+        finite gradient norm), in the thread that built it rather than the UI's; returns it."""
+        _ = self.regimes
+        self.latest_finite_layers("grad_norm")
+        return self
+
     @property
     def n_layers(self) -> int:
         return len(self.layer_names)

@@ -200,6 +200,8 @@ def test_runner_publishes_only_snapshots_and_caps_at_max_steps():
     assert tr.total_steps == 300
     assert all(type(s) is Snapshot for s in got)
     assert got[0].status == "compiling" and got[-1].status == "paused"
+    # published warm: what every view reads was computed in the runner's thread, not the UI's
+    assert all("regimes" in s.__dict__ and ("finite", "grad_norm") in s._memo for s in got)
 
 
 def test_runner_stops_while_compiling_and_reraises_a_compile_error():
