@@ -253,3 +253,17 @@ async def test_short_a_b_keeps_the_difference_view_and_no_plot():
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert app.query_one(RunDiff).size.width >= 78 and not app.query_one(ABLossPlot).size.area
+
+
+def test_each_runs_changes_are_marked_by_side_in_step_order():
+    from gradtui.stats import Event
+    from gradtui.ui.widgets.ab_loss import MARKS_PER_RUN, run_marks
+
+    import dataclasses
+
+    a = dataclasses.replace(snapshot_of(SMALL), events=(Event(50, "lr=0.2"),))
+    b = dataclasses.replace(a, events=tuple(Event(s, f"e{s}") for s in (10, 30, 60, 70, 80, 90, 500)))
+    marks = run_marks([("A", a), ("B", b)], 0, 100)  # B: six changes in the window, one after it
+    assert MARKS_PER_RUN == 4 and [m[0] for m in marks] == [
+        ("A1", 50, "lr=0.2"), ("B3", 60, "e60"), ("B4", 70, "e70"), ("B5", 80, "e80"), ("B6", 90, "e90")]
+    assert [side for _, side in marks] == ["A", "B", "B", "B", "B"]

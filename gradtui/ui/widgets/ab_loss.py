@@ -1,5 +1,6 @@
 """The A/B loss plot: both runs' training loss on one axis (log), legend A / B in the difference
-view's colours, and the chance level ln K when both runs learn the same K classes. One axis is the
+view's colours, each run's changes marked in its colour (``B1`` ... under the plot), and the chance
+level ln K when both runs learn the same K classes. One axis is the
 point: two plots with axes of their own (1.09..1.12 beside 0.2..1) hide which run is ahead. (Each
 run's test accuracy is on its status bar: a second pair of curves made the small plot unreadable.)
 
@@ -19,6 +20,7 @@ from gradtui.ui.widgets.loss_plot import History
 from gradtui.ui.widgets.plot_base import ThrottledPlot
 
 BUCKETS = 128  # points per curve (about the braille resolution): the picture depends on the data only
+MARKS_PER_RUN = 4  # the newest changes of each run marked in the plotted window
 
 
 def title() -> str:
@@ -42,6 +44,15 @@ def shared_chance(snaps) -> tuple[float, float] | None:
     levels = {axes.chance(s.config.dataset, s.config.n_classes) if s.task == "classify" else None
               for s in snaps}
     return levels.pop() if len(levels) == 1 else None
+
+
+def run_marks(runs, x_lo: float, x_hi: float) -> list[tuple[tuple[str, int, str], str]]:
+    """((label, step, text), side) of each run's newest :data:`MARKS_PER_RUN` changes inside the
+    plotted window, labelled by side (``B1``, ``B2``...), in step order."""
+    marks = [((f"{side}{k}", step, text), side)
+             for side, snap in runs
+             for k, step, text in axes.event_marks(snap.events, x_lo, x_hi)[-MARKS_PER_RUN:]]
+    return sorted(marks, key=lambda m: m[0][1])
 
 
 class ABLossPlot(ThrottledPlot):
@@ -100,5 +111,10 @@ class ABLossPlot(ThrottledPlot):
             plt.plot(cx, [float(np.log10(ch[0]))] * len(cx), color=axes.COLORS["chance"], marker="·")
         for side, x, y in curves:
             plt.plot(x.tolist(), y.tolist(), color=axes.COLORS.get(side, axes.COLORS["train"]), marker="braille")
-        self.frame(plt, (x_lo, x_hi), (float(ys.min()), float(ys.max())), True, [])
+        marks = run_marks([(side, snap) for side, _, snap in runs], x_lo, x_hi)
+        for (label, step, _), side in marks:
+            color = axes.COLORS.get(side, axes.COLORS["event"])
+            plt.vline(float(step), color)
+            plt.text(label, float(step), float(ys.max()), color=color)
+        self.frame(plt, (x_lo, x_hi), (float(ys.min()), float(ys.max())), True, [m for m, _ in marks])
         return True
