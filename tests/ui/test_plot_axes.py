@@ -58,3 +58,30 @@ def test_event_marks_are_numbered_within_the_window_and_listed():
     line = A.window_line(0, 2000, marks[:2], 80)
     assert line.startswith("steps 0-2,000") and "1 e3" in line and "2 e4" in line
     assert len(A.window_line(0, 2000, marks, 30)) == 30 and A.window_line(0, 2000, marks, 30).endswith("…")
+
+
+def test_the_loss_history_keeps_the_whole_run_in_rows_of_equal_spans():
+    """A 60,000-step run kept in <= cap rows: the first row is the run's first steps (at their
+    middle), every row covers about as many steps as any other, the newest steps are there, and
+    the mean loss is the run's mean (the old pairwise merge started a long run's plot at 3/5 of it)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from gradtui.ui.widgets.loss_plot import History
+
+    cols = {"loss": 1, "test_loss": 2, "test_acc": 3}
+    h = History(cap=512)
+    for start in range(0, 60_000, 250):  # windows of 250 steps, overlapping the previous by 50
+        steps = np.arange(max(0, start - 50), start + 250)
+        data = np.column_stack([steps, 1.0 + steps / 60_000, np.where(steps % 10 == 0, 2.0, np.nan),
+                                np.full(len(steps), 0.5)])
+        h.add(SimpleNamespace(steps=steps, step=int(steps[-1]) + 1,
+                              global_series=lambda k, d=data: d[:, cols[k]]))
+    x, loss, test_loss, acc = h.arrays()
+    assert len(h.rows) <= 512 and h.stride >= 64
+    assert x[0] < h.stride and x[-1] >= 60_000 - h.stride  # from the start to the newest steps
+    spans = np.diff(h.rows[:, 0])
+    assert spans.max() <= h.stride and spans.min() >= h.stride / 2  # equal spans (the odd one: half)
+    assert abs(np.average(loss[: len(h.rows)]) - 1.5) < 0.01  # 1 + mean(step)/60,000
+    assert np.isfinite(test_loss[: len(h.rows)]).all() and (acc == 0.5).all()  # sparse test figures averaged

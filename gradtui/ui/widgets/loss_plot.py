@@ -27,6 +27,11 @@ class LossPlot(ThrottledPlot):
         self._hist.add(snap)
         self.news()
 
+    @property
+    def history(self) -> "History":
+        """The whole run's losses so far (a fork starts from a copy of its origin's)."""
+        return self._hist
+
     def toggle_log(self) -> bool:
         self.log_y = not self.log_y
         self.redraw(force=True)
@@ -84,10 +89,14 @@ class LossPlot(ThrottledPlot):
 
 
 class History:
-    """The whole run's (step, loss, test loss, test acc), decimated by pair-averaging to <= ``cap`` rows.
+    """The whole run's (step, loss, test loss, test acc), at most ``cap`` rows of equal spans.
 
-    Snapshots only carry the newest window; this keeps the long view. A step that goes backwards
-    (reset, preset, rebuild) starts a new history."""
+    Snapshots only carry the newest window; this keeps the long view. Past ``cap`` rows, every
+    pair of rows becomes one (their mean, at their mean step) and the rows that come later are
+    averaged ``stride`` steps at a time, so every row covers about as many steps as any other and
+    sits at the middle of its steps. (Merging every pair again on each overflow, as before, left
+    the oldest row covering half the run at its last step: the plot of a 50,000-step run started
+    at step 30,000.) A step that goes backwards (reset, preset, rebuild) starts a new history."""
 
     def __init__(self, cap: int = 4096) -> None:
         self.cap = cap
@@ -95,6 +104,8 @@ class History:
 
     def clear(self) -> None:
         self.rows = np.empty((0, 4))
+        self.pending = np.empty((0, 4))  # the newest steps, fewer than ``stride``
+        self.stride = 1  # steps a row covers
         self.last_step = -1
 
     def add(self, snap: Snapshot) -> None:
@@ -105,22 +116,36 @@ class History:
         if not new.any():
             return
         rows = np.column_stack([steps[new], *(snap.global_series(k)[new] for k in ("loss", "test_loss", "test_acc"))])
-        self.rows = np.concatenate([self.rows, rows])
         self.last_step = int(steps[-1])
+        pend = np.concatenate([self.pending, rows])
+        n = len(pend) // self.stride * self.stride
+        self.rows = np.concatenate([self.rows, _block_mean(pend[:n], self.stride)])
+        self.pending = pend[n:]
         while len(self.rows) > self.cap:
             n = len(self.rows) // 2 * 2
-            head = self.rows[:n].reshape(-1, 2, 4)
-            merged = np.column_stack([head[:, 1, 0], *(_pair_mean(head[:, :, c]) for c in (1, 2, 3))])
-            self.rows = np.concatenate([merged, self.rows[n:]])
+            self.rows = np.concatenate([_block_mean(self.rows[:n], 2), self.rows[n:]])
+            self.stride *= 2
+
+    def copy(self) -> "History":
+        other = History(self.cap)
+        other.rows, other.pending = self.rows.copy(), self.pending.copy()
+        other.stride, other.last_step = self.stride, self.last_step
+        return other
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """steps, loss, test loss, test accuracy."""
-        return self.rows[:, 0], self.rows[:, 1], self.rows[:, 2], self.rows[:, 3]
+        """steps, loss, test loss, test accuracy (the newest steps not yet a whole row included)."""
+        rows = np.concatenate([self.rows, self.pending]) if len(self.pending) else self.rows
+        return rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3]
 
 
-def _pair_mean(a: np.ndarray) -> np.ndarray:
-    """Mean of the finite values of each row of an (n, 2) array; NaN when neither is finite."""
-    fin = np.isfinite(a)
+def _block_mean(rows: np.ndarray, k: int) -> np.ndarray:
+    """Every ``k`` consecutive rows (a whole number of them) as one: the mean step and the mean
+    of each column's finite values (NaN where a block has none: test figures come every few steps)."""
+    if k == 1 or not len(rows):
+        return rows
+    blocks = rows.reshape(-1, k, rows.shape[1])
+    fin = np.isfinite(blocks)
     cnt = fin.sum(1)
-    tot = np.where(fin, a, 0.0).sum(1)
-    return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+    tot = np.where(fin, blocks, 0.0).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
