@@ -14,6 +14,7 @@ from textual.css.query import NoMatches
 from gradtui.ui.compare import SIDES, TITLE, ForkReady, RunDiff, panel_title
 from gradtui.ui.keys import key
 from gradtui.ui.widgets.ab_loss import ABLossPlot
+from gradtui.ui.widgets.loss_plot import LossPlot
 from gradtui.ui.widgets.run_panel import RunPanel
 
 
@@ -78,6 +79,9 @@ class ABActions:
         await self.query_one("#runs").mount(panel)
         if origin.snap is not None:  # the same state: shown until the fork's first snapshot
             panel.show(origin.snap)
+        history = self._panels[origin.run_id].query_one(LossPlot).history
+        for r in (origin.run_id, run_id):  # both curves from the origin's start
+            self.query_one(ABLossPlot).seed(r, history)
         self.focus_i = len(self.sources) - 1
         new.start(self)
         self.ab_refresh()

@@ -115,6 +115,11 @@ async def test_fork_clones_the_live_run_at_its_step_and_the_next_change_goes_to_
                     and app.sources[1].snap.status == "paused", what="the fork running")
         fork = app.sources[1]
         assert app.source is fork and focused(app) == [fork.run_id]
+        from gradtui.ui.widgets.ab_loss import ABLossPlot
+
+        hists = app.query_one(ABLossPlot)._hists  # both curves from the origin's first step
+        assert hists[fork.run_id] is not hists["A"]
+        assert hists[fork.run_id].arrays()[0][0] == hists["A"].arrays()[0][0] == src.snap.steps[0]
         ta, tb = src.trainer, fork.trainer  # both paused: their threads leave the arrays alone
         assert tb is not ta and tb.step_count == ta.step_count == 150
         assert ta.mlp.theta.tobytes() == tb.mlp.theta.tobytes()

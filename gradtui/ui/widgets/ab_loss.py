@@ -77,13 +77,20 @@ class ABLossPlot(ThrottledPlot):
         self._seen[run_id] = snap
         return True
 
+    def seed(self, run_id: str, history: History) -> None:
+        """Start run ``run_id``'s curve from ``history`` (a copy): a fork's and its origin's curves
+        then go back to the origin's start, not to the moment of the fork."""
+        self._hists[run_id] = history.copy()
+        self._seen.pop(run_id, None)
+
     def show_runs(self, runs: list[tuple[str, Snapshot | None]]) -> None:
         """``(run id, newest snapshot)`` of each run, in place order (A first)."""
         order = tuple(run_id for run_id, _ in runs)
         news = order != self._order
         self._order = order
         for run_id in [k for k in self._hists if k not in order]:  # a closed run
-            del self._hists[run_id], self._seen[run_id]
+            self._hists.pop(run_id)
+            self._seen.pop(run_id, None)
         for run_id, snap in runs:
             if snap is not None and self.add(run_id, snap):
                 news = True
@@ -92,7 +99,7 @@ class ABLossPlot(ThrottledPlot):
 
     def draw(self, plt) -> bool:
         runs = [(SIDES[i] if i < len(SIDES) else str(i), self._hists[r], self._seen[r])
-                for i, r in enumerate(self._order) if r in self._hists]
+                for i, r in enumerate(self._order) if r in self._hists and r in self._seen]
         curves = []
         for side, hist, _ in runs:
             steps, loss, _, _ = hist.arrays()
