@@ -80,7 +80,8 @@ class ABActions:
         if origin.snap is not None:  # the same state: shown until the fork's first snapshot
             panel.show(origin.snap)
         history = self._panels[origin.run_id].query_one(LossPlot).history
-        for r in (origin.run_id, run_id):  # both curves from the origin's start
+        panel.query_one(LossPlot).seed(history)  # the fork's own long view: from the origin's start
+        for r in (origin.run_id, run_id):  # and both A/B curves
             self.query_one(ABLossPlot).seed(r, history)
         self.focus_i = len(self.sources) - 1
         new.start(self)

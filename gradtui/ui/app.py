@@ -151,14 +151,16 @@ class GradApp(ABActions, ControlActions, App[int]):
     def _present(self) -> None:
         """A frame: every run's newest snapshot not shown yet goes to its panel."""
         due, self._due = self._due, {}
+        shown = False
         for run_id, snap in due.items():
             try:
                 self.panel(run_id).show(snap)
             except NoMatches:  # closed, or shutting down: nothing left to show it on
                 continue
+            shown = True
             if self.by_id.get(run_id) is self.source:
                 lesson_panel.on_snapshot(self)
-        if due and self.two:
+        if shown and self.two:
             self.ab_snapshot()
 
     def on_trainer_failed(self, msg: TrainerFailed) -> None:

@@ -120,6 +120,10 @@ async def test_fork_clones_the_live_run_at_its_step_and_the_next_change_goes_to_
         hists = app.query_one(ABLossPlot)._hists  # both curves from the origin's first step
         assert hists[fork.run_id] is not hists["A"]
         assert hists[fork.run_id].arrays()[0][0] == hists["A"].arrays()[0][0] == src.snap.steps[0]
+        from gradtui.ui.widgets import LossPlot
+
+        own = app.panel(fork.run_id).query_one(LossPlot).history  # and the fork's own long view
+        assert own is not app.panel("A").query_one(LossPlot).history and own.arrays()[0][0] == src.snap.steps[0]
         ta, tb = src.trainer, fork.trainer  # both paused: their threads leave the arrays alone
         assert tb is not ta and tb.step_count == ta.step_count == 150
         assert ta.mlp.theta.tobytes() == tb.mlp.theta.tobytes()

@@ -413,3 +413,17 @@ async def test_snapshots_while_help_is_open_and_during_quit():
         assert "RUNNING" in bar(app)
         await press(pilot, "q")
     assert src.done.wait(5.0)
+
+
+async def test_the_status_bar_redraws_in_a_new_themes_colours():
+    """TextLines keep their strips per width and colours: a theme change (the command palette)
+    must not leave the old colours on a paused run's status bar (reported in review)."""
+    app = make_app(StaticSource([snapshot_of(SMALL)]))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        bar = app.query_one(StatusBar)
+        before = [seg.style for seg in bar.render_line(1)]
+        app.theme = "textual-light"
+        await pilot.pause()
+        after = [seg.style for seg in bar.render_line(1)]
+        assert before != after and bar.text == bar.text

@@ -85,3 +85,23 @@ def test_the_loss_history_keeps_the_whole_run_in_rows_of_equal_spans():
     assert spans.max() <= h.stride and spans.min() >= h.stride / 2  # equal spans (the odd one: half)
     assert abs(np.average(loss[: len(h.rows)]) - 1.5) < 0.01  # 1 + mean(step)/60,000
     assert np.isfinite(test_loss[: len(h.rows)]).all() and (acc == 0.5).all()  # sparse test figures averaged
+
+
+def test_a_merged_history_row_sits_at_the_mean_of_the_steps_it_holds():
+    """After an odd overflow a row holds fewer steps than the stride; a later merge weighs it by
+    what it holds (reported in review: equal weights put a row of steps 16-21 at 18.0)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from gradtui.ui.widgets.loss_plot import History
+
+    h = History(cap=8)
+    for start in range(0, 40, 3):
+        steps = np.arange(start, min(start + 3, 40))
+        d = np.column_stack([steps, steps * 1.0, np.nan * steps, steps * 1.0])  # loss = step
+        h.add(SimpleNamespace(steps=steps, step=int(steps[-1]) + 1,
+                              global_series=lambda k, d=d: d[:, {"loss": 1, "test_loss": 2, "test_acc": 3}[k]]))
+    x, loss, _, _ = h.arrays()
+    np.testing.assert_allclose(x, loss)  # each row (and each pending step) at its own steps' mean
+    assert h.rows[:, -1].sum() + len(h.pending) == 40 and len(h.rows) <= 8  # every step held once

@@ -132,3 +132,4 @@ def test_text_lines_are_cut_with_an_ellipsis_padded_and_every_segment_styled():
     assert last.text.endswith("…") and last.style.bold and last.style.color.name == "red"
     assert all(seg.style is not None for line in lines for seg in line)
     assert plain(text_lines(Text("exactly12chr"), 12, Console())) == ["exactly12chr"]
+    assert text_lines(t, 0, Console(), base) == []  # no room: no line wider than asked

@@ -95,6 +95,8 @@ def text_lines(text: Text, width: int, console, base: Style | None = None) -> li
     """The lines of a one-line-per-row ``text`` as strips of ``width`` cells at most, on the
     ``base`` style (the widget's colours); a cut line ends in an ellipsis in the style of the
     cell it replaces."""
+    if width <= 0:
+        return []
     out = []
     for segs in Segment.split_lines(text.render(console, end="")):
         line = Strip(Segment.apply_style(segs, base) if base else segs)
@@ -115,7 +117,7 @@ class TextLines(Widget):
         super().__init__(**kw)
         self._text = Text()
         self._strips: list[Strip] | None = None
-        self._width = -1
+        self._drawn_for: tuple = ()  # the width and colours the strips were drawn for
 
     def set_text(self, text: Text) -> None:
         """Show ``text`` (repaints only when its characters or styles changed)."""
@@ -130,7 +132,7 @@ class TextLines(Widget):
         return self._text.plain
 
     def render_line(self, y: int) -> Strip:
-        w = self.size.width
-        if self._strips is None or self._width != w:
-            self._strips, self._width = text_lines(self._text, w, self.app.console, self.rich_style), w
+        w, base = self.size.width, self.rich_style
+        if self._strips is None or self._drawn_for != (w, base):  # (a theme change: new colours)
+            self._strips, self._drawn_for = text_lines(self._text, w, self.app.console, base), (w, base)
         return self._strips[y] if y < len(self._strips) else blank(w)

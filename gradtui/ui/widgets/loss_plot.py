@@ -32,6 +32,11 @@ class LossPlot(ThrottledPlot):
         """The whole run's losses so far (a fork starts from a copy of its origin's)."""
         return self._hist
 
+    def seed(self, history: "History") -> None:
+        """Start from a copy of ``history`` (a fork: the run it came from)."""
+        self._hist = history.copy()
+        self.news()
+
     def toggle_log(self) -> bool:
         self.log_y = not self.log_y
         self.redraw(force=True)
@@ -89,22 +94,23 @@ class LossPlot(ThrottledPlot):
 
 
 class History:
-    """The whole run's (step, loss, test loss, test acc), at most ``cap`` rows of equal spans.
+    """The whole run's (step, loss, test loss, test acc), at most ``cap`` rows of about equal spans.
 
     Snapshots only carry the newest window; this keeps the long view. Past ``cap`` rows, every
-    pair of rows becomes one (their mean, at their mean step) and the rows that come later are
-    averaged ``stride`` steps at a time, so every row covers about as many steps as any other and
-    sits at the middle of its steps. (Merging every pair again on each overflow, as before, left
-    the oldest row covering half the run at its last step: the plot of a 50,000-step run started
-    at step 30,000.) A step that goes backwards (reset, preset, rebuild) starts a new history."""
+    pair of rows becomes one and the rows that come later are averaged ``stride`` steps at a time,
+    so every row covers about as many steps as any other. Each row keeps how many steps it holds:
+    a merge is a mean weighted by them, and a row sits at the mean of its own steps. (Merging every
+    pair again on each overflow, as before, left the oldest row covering half the run at its last
+    step: the plot of a 50,000-step run started at step 30,000.) A step that goes backwards (reset,
+    preset, rebuild) starts a new history."""
 
     def __init__(self, cap: int = 4096) -> None:
         self.cap = cap
         self.clear()
 
     def clear(self) -> None:
-        self.rows = np.empty((0, 4))
-        self.pending = np.empty((0, 4))  # the newest steps, fewer than ``stride``
+        self.rows = np.empty((0, 5))  # step, loss, test loss, test acc, steps held
+        self.pending = np.empty((0, 5))  # the newest steps, fewer than ``stride``
         self.stride = 1  # steps a row covers
         self.last_step = -1
 
@@ -115,7 +121,8 @@ class History:
         new = steps > self.last_step
         if not new.any():
             return
-        rows = np.column_stack([steps[new], *(snap.global_series(k)[new] for k in ("loss", "test_loss", "test_acc"))])
+        rows = np.column_stack([steps[new], *(snap.global_series(k)[new] for k in ("loss", "test_loss", "test_acc")),
+                                np.ones(int(new.sum()))])
         self.last_step = int(steps[-1])
         pend = np.concatenate([self.pending, rows])
         n = len(pend) // self.stride * self.stride
@@ -139,13 +146,18 @@ class History:
 
 
 def _block_mean(rows: np.ndarray, k: int) -> np.ndarray:
-    """Every ``k`` consecutive rows (a whole number of them) as one: the mean step and the mean
-    of each column's finite values (NaN where a block has none: test figures come every few steps)."""
+    """Every ``k`` consecutive rows (a whole number of them) as one, weighted by the steps each
+    holds (the last column): the mean step, each column's mean over its finite values (NaN where
+    a block has none: test figures come every few steps), and the steps held."""
     if k == 1 or not len(rows):
         return rows
     blocks = rows.reshape(-1, k, rows.shape[1])
-    fin = np.isfinite(blocks)
-    cnt = fin.sum(1)
-    tot = np.where(fin, blocks, 0.0).sum(1)
+    held = blocks[:, :, -1:]
+    vals = blocks[:, :, :-1]
+    fin = np.isfinite(vals)
+    w = np.where(fin, held, 0.0)
+    tot = (np.where(fin, vals, 0.0) * w).sum(1)
+    cnt = w.sum(1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(cnt > 0, tot / np.maximum(cnt, 1), np.nan)
+        means = np.where(cnt > 0, tot / np.maximum(cnt, 1e-300), np.nan)
+    return np.column_stack([means, held.sum(1)])
