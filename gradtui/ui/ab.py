@@ -79,10 +79,8 @@ class ABActions:
         await self.query_one("#runs").mount(panel)
         if origin.snap is not None:  # the same state: shown until the fork's first snapshot
             panel.show(origin.snap)
-        history = self._panels[origin.run_id].query_one(LossPlot).history
-        panel.query_one(LossPlot).seed(history)  # the fork's own long view: from the origin's start
-        for r in (origin.run_id, run_id):  # and both A/B curves
-            self.query_one(ABLossPlot).seed(r, history)
+        # the fork's long view (and A/B curve) from the origin's start
+        panel.query_one(LossPlot).seed(self._panels[origin.run_id].query_one(LossPlot).history)
         self.focus_i = len(self.sources) - 1
         new.start(self)
         self.ab_refresh()
@@ -146,7 +144,8 @@ class ABActions:
                     panel.border_title = title
         try:
             self.query_one(RunDiff).show_pair(self.sources[0].snap, self.sources[1].snap)
-            self.query_one(ABLossPlot).show_runs([(s.run_id, s.snap) for s in self.sources])
+            self.query_one(ABLossPlot).show_runs(
+                [(self._panels[s.run_id].query_one(LossPlot).history, s.snap) for s in self.sources])
         except NoMatches:
             pass
 

@@ -107,9 +107,8 @@ class GradApp(ABActions, ControlActions, App[int]):
         for s in self.sources:
             first = s.initial()
             panel = self.panel(s.run_id)
-            for snap in first[:-1]:  # earlier snapshots: the loss plots' long view
+            for snap in first[:-1]:  # earlier snapshots: the loss plot's long view
                 panel.show_history(snap)
-                self.query_one(ABLossPlot).add(s.run_id, snap)
             if first:
                 s.accept(first[-1])
                 panel.show(first[-1])

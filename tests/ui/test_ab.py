@@ -117,13 +117,13 @@ async def test_fork_clones_the_live_run_at_its_step_and_the_next_change_goes_to_
         assert app.source is fork and focused(app) == [fork.run_id]
         from gradtui.ui.widgets.ab_loss import ABLossPlot
 
-        hists = app.query_one(ABLossPlot)._hists  # both curves from the origin's first step
-        assert hists[fork.run_id] is not hists["A"]
-        assert hists[fork.run_id].arrays()[0][0] == hists["A"].arrays()[0][0] == src.snap.steps[0]
+        hists = [h for h, _ in app.query_one(ABLossPlot)._runs]  # both curves from the origin's first step
+        assert hists[1] is not hists[0]
+        assert hists[1].arrays()[0][0] == hists[0].arrays()[0][0] == src.snap.steps[0]
         from gradtui.ui.widgets import LossPlot
 
-        own = app.panel(fork.run_id).query_one(LossPlot).history  # and the fork's own long view
-        assert own is not app.panel("A").query_one(LossPlot).history and own.arrays()[0][0] == src.snap.steps[0]
+        own = app.panel(fork.run_id).query_one(LossPlot).history  # the fork's own long view: the same
+        assert own is hists[1] and own is not app.panel("A").query_one(LossPlot).history
         ta, tb = src.trainer, fork.trainer  # both paused: their threads leave the arrays alone
         assert tb is not ta and tb.step_count == ta.step_count == 150
         assert ta.mlp.theta.tobytes() == tb.mlp.theta.tobytes()
@@ -244,11 +244,12 @@ async def test_tall_a_b_shows_both_losses_on_one_plot_instead_of_one_plot_a_run(
         await pilot.pause()
         plot = app.query_one(ABLossPlot)
         assert plot.size.area and all(not p.size.area for p in app.query(LossPlot))
-        assert plot._order == ("A", "B") and set(plot._hists) == {"A", "B"} and plot._has_data
+        history = {r: app.panel(r).query_one(LossPlot).history for r in ("A", "B")}  # the runs' own
+        assert [h for h, _ in plot._runs] == [history["A"], history["B"]] and plot._has_data
         assert "]A " in str(plot.border_title) and "]B " in str(plot.border_title)  # the legend
         await pilot.press("x")  # a swap renames the curves: the first place is A
         await pilot.pause()
-        assert plot._order == ("B", "A")
+        assert [h for h, _ in plot._runs] == [history["B"], history["A"]]
         await pilot.press("F")  # one run again: its own loss plot is back, drawn
         await pilot.pause()
         own = app.panel("B").query_one(LossPlot)

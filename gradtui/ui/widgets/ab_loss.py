@@ -4,8 +4,7 @@ level ln K when both runs learn the same K classes. One axis is the
 point: two plots with axes of their own (1.09..1.12 beside 0.2..1) hide which run is ahead. (Each
 run's test accuracy is on its status bar: a second pair of curves made the small plot unreadable.)
 
-The runs are named by place (A left or on top); each run's history is kept by its run id, so a
-swap (``x``) only renames the curves.
+The runs are named by place (A left or on top): a swap (``x``) renames the curves.
 """
 
 from __future__ import annotations
@@ -56,50 +55,30 @@ def run_marks(runs, x_lo: float, x_hi: float) -> list[tuple[tuple[str, int, str]
 
 
 class ABLossPlot(ThrottledPlot):
-    """Shows the runs it is given (:meth:`show_runs`), never a trainer."""
+    """Shows the runs it is given (:meth:`show_runs`), never a trainer. The histories are the
+    runs' own loss plots' (:attr:`LossPlot.history`): kept once, read here."""
 
     DEFAULT_CSS = "ABLossPlot { height: 1fr; width: 1fr; }"
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self._hists: dict[str, History] = {}
-        self._seen: dict[str, Snapshot] = {}
-        self._order: tuple[str, ...] = ()
+        self._runs: list[tuple[History, Snapshot | None]] = []  # in place order (A first)
 
     def on_mount(self) -> None:
         self.border_title = title()
 
-    def add(self, run_id: str, snap: Snapshot) -> bool:
-        """Take a snapshot of run ``run_id`` into its history; False if it had it already."""
-        if self._seen.get(run_id) is snap:
-            return False
-        self._hists.setdefault(run_id, History()).add(snap)
-        self._seen[run_id] = snap
-        return True
-
-    def seed(self, run_id: str, history: History) -> None:
-        """Start run ``run_id``'s curve from ``history`` (a copy): a fork's and its origin's curves
-        then go back to the origin's start, not to the moment of the fork."""
-        self._hists[run_id] = history.copy()
-        self._seen.pop(run_id, None)
-
-    def show_runs(self, runs: list[tuple[str, Snapshot | None]]) -> None:
-        """``(run id, newest snapshot)`` of each run, in place order (A first)."""
-        order = tuple(run_id for run_id, _ in runs)
-        news = order != self._order
-        self._order = order
-        for run_id in [k for k in self._hists if k not in order]:  # a closed run
-            self._hists.pop(run_id)
-            self._seen.pop(run_id, None)
-        for run_id, snap in runs:
-            if snap is not None and self.add(run_id, snap):
-                news = True
-        if news:
+    def show_runs(self, runs: list[tuple[History, Snapshot | None]]) -> None:
+        """``(its loss history, its newest snapshot)`` of each run, in place order (A first):
+        redrawn when a run has a new snapshot, or the runs or their places changed."""
+        same = len(runs) == len(self._runs) and all(
+            h is h0 and s is s0 for (h, s), (h0, s0) in zip(runs, self._runs))
+        self._runs = list(runs)
+        if not same:
             self.news()
 
     def draw(self, plt) -> bool:
-        runs = [(SIDES[i] if i < len(SIDES) else str(i), self._hists[r], self._seen[r])
-                for i, r in enumerate(self._order) if r in self._hists and r in self._seen]
+        runs = [(SIDES[i] if i < len(SIDES) else str(i), hist, snap)
+                for i, (hist, snap) in enumerate(self._runs) if snap is not None]
         curves = []
         for side, hist, _ in runs:
             steps, loss, _, _ = hist.arrays()
