@@ -16,25 +16,14 @@ from gradtui.ui import plot_axes as axes
 from gradtui.ui import views as R
 from gradtui.ui.compare import SIDES
 from gradtui.ui.widgets.loss_plot import History
-from gradtui.ui.widgets.plot_base import ThrottledPlot
+from gradtui.ui.widgets.plot_base import ThrottledPlot, curve, level
 
-BUCKETS = 128  # points per curve (about the braille resolution): the picture depends on the data only
 MARKS_PER_RUN = 4  # the newest changes of each run marked in the plotted window
 
 
 def title() -> str:
     c = axes.HEX
     return f"loss (log) [{c['A']}]━[/]A [{c['B']}]━[/]B [{c['chance']}]┄[/]chance"
-
-
-def curve(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(x, y) of a history column, bucket-averaged to at most :data:`BUCKETS` points, finite only."""
-    if not len(steps):
-        return steps, values
-    xs = R.bucket_mean(steps[:, None], BUCKETS)[:, 0]
-    ys = R.bucket_mean(values[:, None], BUCKETS)[:, 0]
-    ok = np.isfinite(xs) & np.isfinite(ys)
-    return xs[ok], ys[ok]
 
 
 def shared_chance(snaps) -> tuple[float, float] | None:
@@ -93,8 +82,7 @@ class ABLossPlot(ThrottledPlot):
         ch = shared_chance([s for _, _, s in runs])
         if ch is not None:
             ys = np.append(ys, np.log10(ch[0]))
-            cx = np.linspace(x_lo, max(x_hi, x_lo + 1), 40).tolist()
-            plt.plot(cx, [float(np.log10(ch[0]))] * len(cx), color=axes.COLORS["chance"], marker="·")
+            level(plt, x_lo, x_hi, float(np.log10(ch[0])))
         for side, x, y in curves:
             plt.plot(x.tolist(), y.tolist(), color=axes.COLORS.get(side, axes.COLORS["train"]), marker="braille")
         marks = run_marks([(side, snap) for side, _, snap in runs], x_lo, x_hi)

@@ -10,7 +10,7 @@ import numpy as np
 from gradtui.stats import Snapshot
 from gradtui.ui import plot_axes as axes
 from gradtui.ui import views as R
-from gradtui.ui.widgets.plot_base import ThrottledPlot
+from gradtui.ui.widgets.plot_base import ThrottledPlot, curve, level
 
 
 class LossPlot(ThrottledPlot):
@@ -46,36 +46,31 @@ class LossPlot(ThrottledPlot):
         snap = self._snap
         if snap is None:
             return False
-        width = 128  # fixed bucket count (about the braille resolution): the picture depends on the data only
         steps, loss, test_loss, acc = self._hist.arrays()
-        tf = self._y(loss)
-        xs = R.bucket_mean(steps[:, None], width)[:, 0] if len(steps) else steps
-        ys = R.bucket_mean(tf[:, None], width)[:, 0] if len(tf) else tf
-        ok = np.isfinite(xs) & np.isfinite(ys)
-        if not ok.any():
+        xs, ys = curve(steps, self._y(loss))
+        if not len(xs):
             return False
         # Colliding tick labels are dropped in an order that depends on Python's string hashing
         # (differs per process): a short plot gets only non-colliding ticks.
         many = self.size.height >= 10
-        x_lo, x_hi = float(xs[ok].min()), float(xs[ok].max())
+        x_lo, x_hi = float(xs.min()), float(xs.max())
         ty = self._y(test_loss)
         tok = np.isfinite(ty) & (steps >= x_lo) & (steps <= x_hi)
-        y_all = np.concatenate([ys[ok], ty[tok]])
+        y_all = np.concatenate([ys, ty[tok]])
         ch = axes.chance(snap.config.dataset, snap.config.n_classes) if snap.task == "classify" else None
         if ch is not None:
             y_all = np.append(y_all, self._y(np.array([ch[0]])))
         y_all = y_all[np.isfinite(y_all)]
         y_lo, y_hi = float(y_all.min()), float(y_all.max())
-        cx = np.linspace(x_lo, max(x_hi, x_lo + 1), 40).tolist()  # the dotted chance lines' x
         if ch is not None and np.isfinite(self._y(np.array([ch[0]]))[0]):
-            plt.plot(cx, [float(self._y(np.array([ch[0]]))[0])] * len(cx), color=axes.COLORS["chance"], marker="·")
-        plt.plot(xs[ok].tolist(), ys[ok].tolist(), color=axes.COLORS["train"], marker="braille")
+            level(plt, x_lo, x_hi, float(self._y(np.array([ch[0]]))[0]))
+        plt.plot(xs.tolist(), ys.tolist(), color=axes.COLORS["train"], marker="braille")
         if tok.any():
             plt.plot(steps[tok].tolist(), ty[tok].tolist(), color=axes.COLORS["test"], marker="braille")
         aok = np.isfinite(acc) & (steps >= x_lo) & (steps <= x_hi)
         if snap.task == "classify":
             if ch is not None:
-                plt.plot(cx, [ch[1]] * len(cx), color=axes.COLORS["chance"], marker="·", yside="right")
+                level(plt, x_lo, x_hi, ch[1], yside="right")
             if aok.any():
                 plt.plot(steps[aok].tolist(), acc[aok].tolist(), color=axes.COLORS["acc"], marker="braille", yside="right")
             plt.ylim(0, 1, yside="right")

@@ -16,8 +16,26 @@ from textual_plotext import PlotextPlot
 
 from gradtui.drive import PLOT_HZ
 from gradtui.ui import plot_axes as axes
+from gradtui.ui import views as R
 
 LATE = 0.25  # s past a due drawing before the timer draws it (snapshots come every 0.1 s)
+BUCKETS = 128  # points per curve (about the braille resolution): the picture depends on the data only
+
+
+def curve(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, y) of a history column, bucket-averaged to at most :data:`BUCKETS` points, finite only."""
+    if not len(steps):
+        return steps, values
+    xs = R.bucket_mean(steps[:, None], BUCKETS)[:, 0]
+    ys = R.bucket_mean(values[:, None], BUCKETS)[:, 0]
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    return xs[ok], ys[ok]
+
+
+def level(plt, x_lo: float, x_hi: float, y: float, yside: str | None = None) -> None:
+    """A dotted chance level at ``y`` across the plotted steps."""
+    cx = np.linspace(x_lo, max(x_hi, x_lo + 1), 40).tolist()
+    plt.plot(cx, [y] * len(cx), color=axes.COLORS["chance"], marker="·", yside=yside)
 
 
 class ThrottledPlot(PlotextPlot):
