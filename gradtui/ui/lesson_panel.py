@@ -9,7 +9,6 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.css.query import NoMatches
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -17,6 +16,7 @@ from gradtui.commands import SetFields
 from gradtui.lessons import show_value
 from gradtui.ui.keys import key
 from gradtui.ui.lesson_run import DONE, RUNNING, WAITING, LessonRun
+from gradtui.ui.screens.pickers import Picker
 
 CLOSE, APPLY = "-close-", "-apply-"
 
@@ -34,7 +34,7 @@ def lesson_list() -> dict[str, str]:
     return out
 
 
-class LessonPicker(ModalScreen[str | None]):
+class LessonPicker(Picker):
     DEFAULT_CSS = """
     LessonPicker { align: center middle; }
     LessonPicker > OptionList { width: 80%; max-width: 90; height: auto; max-height: 90%; border: round $accent; }
@@ -56,11 +56,6 @@ class LessonPicker(ModalScreen[str | None]):
         ol.border_title = "lessons (enter starts one: its preset loads; esc closes)"
         yield ol
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
 
 
 def lesson_text(run: LessonRun, snap) -> Text:

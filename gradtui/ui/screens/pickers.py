@@ -28,14 +28,25 @@ def _esc(text: str) -> str:
     return text.replace("[", r"\[")
 
 
-class _Modal(ModalScreen):
+class Picker(ModalScreen):
+    """A modal picker (settings, a choice, a number, a preset, a lesson). From a list, Enter
+    dismisses with :meth:`chosen` of the option's id (the id itself unless a subclass says
+    otherwise), Esc with None. (Textual calls a message handler of every class in the MRO: subclasses override
+    ``chosen``, not the handler.)"""
+
     BINDINGS = [Binding("escape", "dismiss_none", "cancel")]
+
+    def chosen(self, option_id: str):
+        return option_id
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.chosen(event.option.id))
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
 
 
-class SettingsMenu(_Modal):
+class SettingsMenu(Picker):
     """Every directly settable setting with its current value; dismisses with the field's name."""
 
     DEFAULT_CSS = _CSS.format(name="SettingsMenu")
@@ -50,11 +61,8 @@ class SettingsMenu(_Modal):
         ol.border_title = "set (enter picks, esc closes)"
         yield ol
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
 
-
-class ChoicePicker(_Modal):
+class ChoicePicker(Picker):
     """``field``'s choices, the current one highlighted; Enter: the one command, Esc: None."""
 
     DEFAULT_CSS = _CSS.format(name="ChoicePicker")
@@ -75,11 +83,11 @@ class ChoicePicker(_Modal):
         ol = self.query_one(OptionList)
         ol.highlighted = list(CHOICES[self.field]).index(getattr(self.cfg, self.field))
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(command(self.field, event.option.id, self.cfg))
+    def chosen(self, option_id: str) -> Command:
+        return command(self.field, option_id, self.cfg)
 
 
-class NumberInput(_Modal):
+class NumberInput(Picker):
     """A number for ``field``; Enter checks it (an error in place, nothing sent) and dismisses
     with the one command; Esc: None."""
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import ModalScreen
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
+
+from gradtui.ui.screens.pickers import Picker
 
 
 def available_presets() -> dict[str, str]:
@@ -21,7 +22,7 @@ def available_presets() -> dict[str, str]:
         return {}
 
 
-class PresetPicker(ModalScreen[str | None]):
+class PresetPicker(Picker):
     DEFAULT_CSS = """
     PresetPicker { align: center middle; }
     PresetPicker > OptionList { width: 80%; max-width: 90; height: auto; max-height: 80%;
@@ -38,8 +39,3 @@ class PresetPicker(ModalScreen[str | None]):
         ol.border_title = "presets (enter loads, esc closes)"
         yield ol
 
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_dismiss_none(self) -> None:
-        self.dismiss(None)
