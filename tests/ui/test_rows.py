@@ -43,6 +43,44 @@ def test_view_helpers_are_nan_safe():
     assert b[0, 0] == 1.0 and b[1, 0] == 3.0
 
 
+def test_safe_log10_at_the_extremes():
+    """One pass of np.log10 then non-finite -> NaN: positive finite values down to the smallest
+    subnormal and up to the largest double keep their log; 0, -0, negatives, NaN and inf are NaN;
+    float32 input is taken in float64; nothing warns."""
+    import warnings
+
+    x = np.array([5e-324, 1e-320, 1e-300, 1e-30, 1.0, 1e30, np.finfo(np.float64).max,
+                  0.0, -0.0, -1e-300, -5.0, np.nan, np.inf, -np.inf])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = R.safe_log10(x)
+        got32 = R.safe_log10(np.array([1e-45, 1e-30, 3.4e38, 0.0, np.inf], np.float32))
+    np.testing.assert_allclose(got[:7], [np.log10(v) for v in x[:7]], rtol=1e-15)
+    assert got[0] < -323 and got[6] > 308 and np.isnan(got[7:]).all()
+    assert got32.dtype == np.float64 and got32[0] < -44 and got32[2] > 38 and np.isnan(got32[3:]).all()
+    assert R.safe_log10(100.0) == 2.0 and np.isnan(R.safe_log10(0.0))
+
+
+def test_bucket_means_match_a_direct_nan_mean_at_every_width():
+    """bucket_mean (np.add.reduceat over the bucket starts) against a slice-by-slice mean of the
+    finite values, with NaN, inf, huge and tiny entries, for widths from 1 to n - 1."""
+    rng = np.random.default_rng(3)
+    a = rng.lognormal(0, 30, (97, 3))  # 1e-13 .. 1e13 and beyond
+    a[rng.random(a.shape) < 0.2] = np.nan
+    a[5, 0], a[6, 1], a[7, 2], a[8, 0] = np.inf, -np.inf, 1e300, 5e-324
+    a[40:60, 2] = np.nan  # a bucket with no finite value at all
+    for width in (1, 2, 7, 31, 48, 96):
+        edges = np.linspace(0, len(a), width + 1).astype(int)
+        want = np.full((width, 3), np.nan)
+        for i in range(width):
+            for k in range(3):
+                col = a[edges[i]:edges[i + 1], k]
+                col = col[np.isfinite(col)]
+                if len(col):
+                    want[i, k] = col.mean()
+        np.testing.assert_allclose(R.bucket_mean(a, width), want, rtol=1e-12, equal_nan=True)
+
+
 def test_grad_rows_survive_nan_and_share_one_scale(snap):
     bad = with_newest(snap, "grad_norm", {0: np.nan, 1: 1e-9, 2: 1e-1}, status="diverged")
     lines = plain(grad_rows.rows(bad, 80, 10))
